@@ -1,0 +1,83 @@
+//! The `account` table.
+
+use sqlx::Row;
+
+use super::CurrentUser;
+use crate::db::{self, Pool};
+
+fn to_user(row: &sqlx::sqlite::SqliteRow) -> Result<CurrentUser, sqlx::Error> {
+    Ok(CurrentUser {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        image_url: row.try_get("image_url")?,
+    })
+}
+
+/// The account with this ID.
+pub async fn find_by_id(pool: &Pool, id: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
+    sqlx::query("select id, username, display_name, image_url from account where id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| to_user(&row))
+        .transpose()
+}
+
+/// The account with this username (case-insensitive) and its password hash, for sign-in.
+pub async fn find_for_sign_in(
+    pool: &Pool,
+    username: &str,
+) -> Result<Option<(CurrentUser, Option<String>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select id, username, display_name, image_url, password_hash from account \
+         where username = ?",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| Ok((to_user(&row)?, row.try_get("password_hash")?)))
+        .transpose()
+}
+
+/// Why a new account could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates a built-in account.
+pub async fn create_local(
+    pool: &Pool,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+) -> Result<CurrentUser, CreateError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = crate::time::now();
+    let result = sqlx::query(
+        "insert into account (id, username, display_name, password_hash, created_at, updated_at) \
+         values (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(username)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(now)
+    .bind(now)
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(CurrentUser {
+            id,
+            username: Some(username.to_owned()),
+            display_name: display_name.to_owned(),
+            image_url: None,
+        }),
+        Err(e) if db::is_unique_violation(&e) => Err(CreateError::UsernameTaken),
+        Err(e) => Err(e.into()),
+    }
+}

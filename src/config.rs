@@ -1,0 +1,462 @@
+//! Typed configuration, read once from the environment (and `.env`) and validated at start.
+//!
+//! Every problem names the variable it comes from, so an operator can fix it without reading
+//! code. A half-configured provider is an error, never a silent fallback to the embedded mode.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// What `yoom --help` prints.
+pub const HELP: &str = "\
+yoom: a video meeting app in one binary.
+
+Usage: yoom [--help]
+
+Configuration comes from the environment; a .env file in the working directory is read too.
+With nothing set, Yoom runs on the embedded default: built-in accounts and built-in WebRTC
+mesh media, data in ./data.
+
+  BASE_URL                 public origin used in links and calendar files
+                           (default http://localhost:8080; alias NEXT_PUBLIC_BASE_URL)
+  BIND                     address to listen on (default 127.0.0.1; 0.0.0.0 for a LAN)
+  PORT                     port to listen on (default 8080; 0 picks a free port)
+  DATA_DIR                 where the database, recordings and session key live (default ./data)
+  DATABASE_URL             default sqlite://<DATA_DIR>/yoom.db
+  SESSION_KEY              at least 64 characters; default: generated once, kept in DATA_DIR
+  TRUST_PROXY              true when behind a reverse proxy that sets X-Forwarded-For
+  ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
+                           [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
+  MESH_MAX_PARTICIPANTS    participants per mesh room (default 8)
+  STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
+  STREAM_SECRET_KEY        its secret; together they switch media to Stream
+  STREAM_BASE_URL          default https://video.stream-io-api.com
+  CLERK_PUBLISHABLE_KEY    Clerk key (alias NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY); needs
+  CLERK_SECRET_KEY         its secret; together they switch identity to Clerk
+  CLERK_JWT_KEY            PEM public key for networkless session verification
+  CLERK_API_URL            default https://api.clerk.com
+  CLERK_AUTHORIZED_PARTIES comma-separated origins allowed as azp (default: BASE_URL's origin)
+  RUST_LOG                 log filter (default info)
+";
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+/// Settings for the whole application.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub base_url: Url,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub session_key: Option<SecretString>,
+    pub trust_proxy: bool,
+    pub ice_servers: serde_json::Value,
+    pub mesh_max_participants: usize,
+    pub stream: Option<StreamSettings>,
+    pub clerk: Option<ClerkSettings>,
+}
+
+/// Stream Video credentials; present only when both key and secret are set.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub api_key: String,
+    pub secret: SecretString,
+    pub base_url: Url,
+}
+
+/// Clerk credentials; present only when both keys are set.
+#[derive(Debug, Clone)]
+pub struct ClerkSettings {
+    pub publishable_key: String,
+    pub secret_key: SecretString,
+    pub jwt_key: Option<String>,
+    pub api_url: Url,
+    pub authorized_parties: Vec<String>,
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if one exists.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by the variables it leaves unset.
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable source (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let either = |name: &'static str, alias: &'static str| {
+            get(name)
+                .map(|v| (name, v))
+                .or_else(|| get(alias).map(|v| (alias, v)))
+        };
+
+        let base_url = match either("BASE_URL", "NEXT_PUBLIC_BASE_URL") {
+            Some((var, raw)) => parse_origin(var, &raw)?,
+            None => Url::parse("http://localhost:8080").expect("default BASE_URL is valid"),
+        };
+        let bind = match get("BIND") {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| ConfigError::new("BIND", format!("`{raw}` is not an IP address")))?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port = parse_number("PORT", get("PORT"), 8080u16)?;
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") => url,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "only sqlite: URLs are supported",
+                ));
+            }
+            None => format!("sqlite://{}/yoom.db", data_dir.display()),
+        };
+        let session_key = match get("SESSION_KEY") {
+            Some(key) if key.len() < 64 => {
+                return Err(ConfigError::new(
+                    "SESSION_KEY",
+                    "must be at least 64 characters (try `openssl rand -hex 64`)",
+                ));
+            }
+            other => other.map(SecretString::from),
+        };
+        let trust_proxy = parse_bool("TRUST_PROXY", get("TRUST_PROXY"))?;
+        let ice_servers = parse_ice_servers(get("ICE_SERVERS"))?;
+        let mesh_max_participants = parse_number(
+            "MESH_MAX_PARTICIPANTS",
+            get("MESH_MAX_PARTICIPANTS"),
+            8usize,
+        )?;
+        if !(2..=32).contains(&mesh_max_participants) {
+            return Err(ConfigError::new(
+                "MESH_MAX_PARTICIPANTS",
+                "must be between 2 and 32",
+            ));
+        }
+
+        let stream = match (
+            either("STREAM_API_KEY", "NEXT_PUBLIC_STREAM_API_KEY"),
+            get("STREAM_SECRET_KEY"),
+        ) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "STREAM_SECRET_KEY",
+                    "is required when STREAM_API_KEY is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "STREAM_API_KEY",
+                    "is required when STREAM_SECRET_KEY is set",
+                ));
+            }
+            (Some((_, api_key)), Some(secret)) => Some(StreamSettings {
+                api_key,
+                secret: SecretString::from(secret),
+                base_url: parse_url(
+                    "STREAM_BASE_URL",
+                    &get("STREAM_BASE_URL")
+                        .unwrap_or_else(|| "https://video.stream-io-api.com".into()),
+                )?,
+            }),
+        };
+
+        let clerk = match (
+            either("CLERK_PUBLISHABLE_KEY", "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY"),
+            get("CLERK_SECRET_KEY"),
+        ) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "CLERK_SECRET_KEY",
+                    "is required when CLERK_PUBLISHABLE_KEY is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "CLERK_PUBLISHABLE_KEY",
+                    "is required when CLERK_SECRET_KEY is set",
+                ));
+            }
+            (Some((var, publishable_key)), Some(secret)) => {
+                if !(publishable_key.starts_with("pk_test_")
+                    || publishable_key.starts_with("pk_live_"))
+                {
+                    return Err(ConfigError::new(
+                        var,
+                        "must start with pk_test_ or pk_live_",
+                    ));
+                }
+                let authorized_parties = match get("CLERK_AUTHORIZED_PARTIES") {
+                    Some(raw) => raw
+                        .split(',')
+                        .map(|p| parse_origin("CLERK_AUTHORIZED_PARTIES", p.trim()))
+                        .map(|r| r.map(|u| origin_of(&u)))
+                        .collect::<Result<_, _>>()?,
+                    None => vec![origin_of(&base_url)],
+                };
+                Some(ClerkSettings {
+                    publishable_key,
+                    secret_key: SecretString::from(secret),
+                    jwt_key: get("CLERK_JWT_KEY"),
+                    api_url: parse_url(
+                        "CLERK_API_URL",
+                        &get("CLERK_API_URL").unwrap_or_else(|| "https://api.clerk.com".into()),
+                    )?,
+                    authorized_parties,
+                })
+            }
+        };
+
+        Ok(Self {
+            base_url,
+            bind,
+            port,
+            data_dir,
+            database_url,
+            session_key,
+            trust_proxy,
+            ice_servers,
+            mesh_max_participants,
+            stream,
+            clerk,
+        })
+    }
+
+    /// Name of the active identity mode, for the start-up log line.
+    pub fn identity_mode(&self) -> &'static str {
+        if self.clerk.is_some() {
+            "clerk"
+        } else {
+            "built-in accounts"
+        }
+    }
+
+    /// Name of the active media mode, for the start-up log line.
+    pub fn media_mode(&self) -> &'static str {
+        if self.stream.is_some() {
+            "stream"
+        } else {
+            "built-in mesh"
+        }
+    }
+
+    /// True when cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]` of `BASE_URL`, as browsers send it in `Origin`.
+    pub fn origin(&self) -> String {
+        origin_of(&self.base_url)
+    }
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn parse_url(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw)
+        .map_err(|e| ConfigError::new(var, format!("`{raw}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            var,
+            format!("`{raw}` must be an http(s) URL"),
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_origin(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = parse_url(var, raw)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            var,
+            format!("`{raw}` must be an origin like https://meet.example.com, without a path"),
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_number<T: std::str::FromStr>(
+    var: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| ConfigError::new(var, format!("`{raw}` is not a valid number"))),
+    }
+}
+
+fn parse_bool(var: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            var,
+            format!("`{other}` is not true or false"),
+        )),
+    }
+}
+
+fn parse_ice_servers(raw: Option<String>) -> Result<serde_json::Value, ConfigError> {
+    const VAR: &str = "ICE_SERVERS";
+    let Some(raw) = raw else {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    };
+    let value: serde_json::Value = serde_json::from_str(&raw)
+        .map_err(|e| ConfigError::new(VAR, format!("is not valid JSON ({e})")))?;
+    let servers = value
+        .as_array()
+        .ok_or_else(|| ConfigError::new(VAR, "must be a JSON list"))?;
+    for server in servers {
+        let urls_ok = match server.get("urls") {
+            Some(serde_json::Value::String(s)) => !s.is_empty(),
+            Some(serde_json::Value::Array(list)) => {
+                !list.is_empty()
+                    && list
+                        .iter()
+                        .all(|u| u.as_str().is_some_and(|s| !s.is_empty()))
+            }
+            _ => false,
+        };
+        if !urls_ok {
+            return Err(ConfigError::new(
+                VAR,
+                "every entry needs \"urls\": a string or a list of strings",
+            ));
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_gives_the_embedded_default() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.identity_mode(), "built-in accounts");
+        assert_eq!(s.media_mode(), "built-in mesh");
+        assert_eq!(s.origin(), "http://localhost:8080");
+        assert_eq!(s.database_url, "sqlite://./data/yoom.db");
+        assert_eq!(s.mesh_max_participants, 8);
+    }
+
+    #[test]
+    fn a_stream_key_without_its_secret_names_the_missing_variable() {
+        let err = settings(&[("STREAM_API_KEY", "abc")]).unwrap_err();
+        assert_eq!(err.variable, "STREAM_SECRET_KEY");
+        let err = settings(&[("NEXT_PUBLIC_STREAM_API_KEY", "abc")]).unwrap_err();
+        assert_eq!(err.variable, "STREAM_SECRET_KEY");
+        let err = settings(&[("STREAM_SECRET_KEY", "abc")]).unwrap_err();
+        assert_eq!(err.variable, "STREAM_API_KEY");
+    }
+
+    #[test]
+    fn next_public_aliases_are_accepted() {
+        let s = settings(&[
+            ("NEXT_PUBLIC_STREAM_API_KEY", "key"),
+            ("STREAM_SECRET_KEY", "secret"),
+            ("NEXT_PUBLIC_BASE_URL", "https://meet.example.com"),
+            (
+                "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY",
+                "pk_test_Y2xlcmsuY2xlcmsuZGV2JA",
+            ),
+            ("CLERK_SECRET_KEY", "sk_test_x"),
+        ])
+        .unwrap();
+        assert_eq!(s.media_mode(), "stream");
+        assert_eq!(s.identity_mode(), "clerk");
+        assert!(s.is_https());
+        assert_eq!(
+            s.clerk.unwrap().authorized_parties,
+            vec!["https://meet.example.com".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_clerk_secret_without_its_key_names_the_missing_variable() {
+        let err = settings(&[("CLERK_SECRET_KEY", "sk")]).unwrap_err();
+        assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+        let err = settings(&[("CLERK_PUBLISHABLE_KEY", "pk_test_x")]).unwrap_err();
+        assert_eq!(err.variable, "CLERK_SECRET_KEY");
+        let err = settings(&[
+            ("CLERK_PUBLISHABLE_KEY", "nope"),
+            ("CLERK_SECRET_KEY", "sk"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (var, value) in [
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("BIND", "localhost:80"),
+            ("BASE_URL", "not a url"),
+            ("BASE_URL", "ftp://example.com"),
+            ("BASE_URL", "https://example.com/app"),
+            ("SESSION_KEY", "short"),
+            ("TRUST_PROXY", "maybe"),
+            ("ICE_SERVERS", "{"),
+            ("ICE_SERVERS", "{\"urls\":\"stun:x\"}"),
+            ("ICE_SERVERS", "[{\"username\":\"u\"}]"),
+            ("MESH_MAX_PARTICIPANTS", "1"),
+            ("DATABASE_URL", "postgres://localhost/yoom"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value} gave {err}");
+        }
+    }
+
+    #[test]
+    fn ice_servers_accept_strings_and_lists() {
+        let s = settings(&[(
+            "ICE_SERVERS",
+            r#"[{"urls":"stun:stun.example.org:3478"},{"urls":["turn:t.example.org"],"username":"u","credential":"c"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(s.ice_servers.as_array().unwrap().len(), 2);
+    }
+}

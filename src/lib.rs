@@ -1,0 +1,17 @@
+//! Yoom: a Zoom-style video meeting app in one binary.
+//!
+//! `main.rs` only loads [`config::Settings`] and runs [`startup::Application`]; everything else
+//! lives here so integration tests start exactly the same server on port 0.
+
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod htmx;
+pub mod rate_limit;
+pub mod routes;
+pub mod security;
+pub mod startup;
+pub mod telemetry;
+pub mod time;

@@ -1,0 +1,103 @@
+//! HTTP routes: thin handlers over the domain modules. Paths live in [`paths`].
+
+pub mod health;
+pub mod pages;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+
+use crate::auth::CurrentUser;
+use crate::errors::AppError;
+
+/// Every route path, in one place.
+pub mod paths {
+    pub const HOME: &str = "/";
+    pub const UPCOMING: &str = "/upcoming";
+    pub const PREVIOUS: &str = "/previous";
+    pub const RECORDINGS: &str = "/recordings";
+    pub const PERSONAL_ROOM: &str = "/personal-room";
+    pub const SIGN_IN: &str = "/sign-in";
+    pub const SIGN_UP: &str = "/sign-up";
+    pub const SIGN_OUT: &str = "/sign-out";
+    pub const HEALTH: &str = "/healthz";
+}
+
+/// One sidebar entry.
+pub struct NavItem {
+    pub label: &'static str,
+    pub path: &'static str,
+    pub icon: &'static str,
+    pub active: bool,
+}
+
+const NAV: [(&str, &str, &str); 5] = [
+    ("Home", paths::HOME, "icons/home.svg"),
+    ("Upcoming", paths::UPCOMING, "icons/upcoming.svg"),
+    ("Previous", paths::PREVIOUS, "icons/previous.svg"),
+    ("Recordings", paths::RECORDINGS, "icons/recordings.svg"),
+    (
+        "Personal Room",
+        paths::PERSONAL_ROOM,
+        "icons/personal-room.svg",
+    ),
+];
+
+/// What the app shell (navbar, sidebar, user menu) needs from every page.
+pub struct Shell {
+    pub user: CurrentUser,
+    /// Path of the sidebar entry to highlight.
+    pub active: &'static str,
+}
+
+impl Shell {
+    pub fn new(user: CurrentUser, active: &'static str) -> Self {
+        Self { user, active }
+    }
+
+    /// The sidebar, with the current page marked.
+    pub fn nav(&self) -> Vec<NavItem> {
+        NAV.iter()
+            .map(|&(label, path, icon)| NavItem {
+                label,
+                path,
+                icon,
+                active: path == self.active,
+            })
+            .collect()
+    }
+}
+
+/// An HTML response from a rendered template; varies on `HX-Request` because the same URL
+/// answers htmx with a fragment and a browser with a page.
+pub fn html(rendered: askama::Result<String>) -> Result<HttpResponse, AppError> {
+    let body = rendered
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("Failed to render page")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::VARY, "HX-Request"))
+        .insert_header((header::CACHE_CONTROL, "no-cache, private"))
+        .body(body))
+}
+
+/// Renders a page struct whole, or only its `content` block for an htmx request.
+#[macro_export]
+macro_rules! render_page {
+    ($req:expr, $page:expr) => {{
+        let page = $page;
+        if $crate::htmx::is_htmx($req.headers()) {
+            $crate::routes::html(askama::Template::render(&page.as_content()))
+        } else {
+            $crate::routes::html(askama::Template::render(&page))
+        }
+    }};
+}
+
+/// Routes that need a signed-in user (mounted behind `auth::require_user`).
+pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::web;
+    cfg.route(paths::HOME, web::get().to(pages::home))
+        .route(paths::UPCOMING, web::get().to(pages::upcoming))
+        .route(paths::PREVIOUS, web::get().to(pages::previous))
+        .route(paths::RECORDINGS, web::get().to(pages::recordings))
+        .route(paths::PERSONAL_ROOM, web::get().to(pages::personal_room));
+}

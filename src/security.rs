@@ -1,0 +1,140 @@
+//! Security headers on every response, and the same-origin check on state-changing requests.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use crate::errors::AppError;
+
+/// The headers and origin rules that the middleware applies, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct SecurityPolicy {
+    csp: HeaderValue,
+    /// The public origin (`BASE_URL`), the one browsers put in `Origin` for our own pages.
+    origin: String,
+}
+
+impl SecurityPolicy {
+    /// The policy for an origin. `extra_connect` and `extra_script` widen the CSP for hosted
+    /// providers when (and only when) their mode is on.
+    pub fn new(origin: String, extra_script: &[&str], extra_connect: &[&str]) -> Self {
+        let join = |extra: &[&str]| extra.iter().map(|h| format!(" {h}")).collect::<String>();
+        // No inline script anywhere: every behaviour lives in files under /static.
+        let csp = format!(
+            "default-src 'self'; script-src 'self'{scripts}; style-src 'self'; \
+             img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'{connects}; \
+             font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+             frame-ancestors 'none'",
+            scripts = join(extra_script),
+            connects = join(extra_connect),
+        );
+        Self {
+            csp: HeaderValue::from_str(&csp).expect("CSP is a valid header value"),
+            origin,
+        }
+    }
+}
+
+const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(self), \
+     geolocation=(), payment=(), usb=()";
+
+/// Sets CSP, nosniff, Referrer-Policy, framing and Permissions-Policy on every response.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let csp = req
+        .app_data::<web::Data<SecurityPolicy>>()
+        .map(|p| p.csp.clone());
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if let Some(csp) = csp {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    Ok(res)
+}
+
+/// Refuses state-changing requests that a browser made on behalf of another site.
+///
+/// Browsers send `Sec-Fetch-Site` (and `Origin`) on every POST; a request with neither comes
+/// from a non-browser client, which cannot be tricked into forging a request and is let
+/// through (webhooks and scripts are such clients).
+pub async fn same_origin_check(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if is_safe_method(req.method()) || is_same_origin(&req) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    tracing::warn!(
+        path = %req.path(),
+        origin = ?req.headers().get(header::ORIGIN),
+        "cross-site request refused"
+    );
+    Ok(req.error_response(AppError::Forbidden(
+        "This request came from another site and was refused.".into(),
+    )))
+}
+
+fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn is_same_origin(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let configured = req
+        .app_data::<web::Data<SecurityPolicy>>()
+        .map(|p| p.origin.as_str());
+    // The request's own origin covers a server reached under another name than BASE_URL (a
+    // LAN address): a forged cross-site request carries the other site's origin either way.
+    let info = req.connection_info();
+    let own = format!("{}://{}", info.scheme(), info.host());
+    Some(origin) == configured || origin == own
+}
+
+/// WebSocket upgrades are GETs, so the origin check above does not cover them: the signalling
+/// endpoint calls this itself.
+pub fn origin_allowed(req: &actix_web::HttpRequest) -> bool {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    else {
+        return false;
+    };
+    let configured = req
+        .app_data::<web::Data<SecurityPolicy>>()
+        .map(|p| p.origin.as_str());
+    let info = req.connection_info();
+    let own = format!("{}://{}", info.scheme(), info.host());
+    Some(origin) == configured || origin == own
+}

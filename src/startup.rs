@@ -1,0 +1,168 @@
+//! Builds the application from settings: database, session key, middleware, routes.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::local::{AuthLimits, ClientAddress};
+use crate::auth::{self, Identity};
+use crate::config::Settings;
+use crate::errors::{self, AppError};
+use crate::routes::{self, paths};
+use crate::security::{self, SecurityPolicy};
+use crate::{assets, db};
+
+/// Name of the encrypted session cookie (built-in accounts).
+pub const SESSION_COOKIE: &str = "yoom_session";
+/// Largest form body accepted: a meeting description is 500 characters, this is plenty.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database, binds the listener (port 0 picks a free one) and builds the server.
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        if let Some(clerk) = &settings.clerk {
+            // Refuse rather than silently running on built-in accounts the operator did not ask for.
+            anyhow::bail!(
+                "CLERK_PUBLISHABLE_KEY is set ({}…), but Clerk identity is not part of this \
+                 build yet; unset CLERK_PUBLISHABLE_KEY and CLERK_SECRET_KEY to use built-in accounts",
+                clerk.publishable_key.chars().take(8).collect::<String>()
+            );
+        }
+        if settings.stream.is_some() {
+            anyhow::bail!(
+                "STREAM_API_KEY is set, but Stream media is not part of this build yet; unset \
+                 STREAM_API_KEY and STREAM_SECRET_KEY to use the built-in mesh"
+            );
+        }
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "Failed to create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let pool = db::connect(&settings.database_url).await?;
+        let key = auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?;
+        let listener = TcpListener::bind((settings.bind, settings.port))
+            .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
+        let port = listener.local_addr()?.port();
+        if settings.port == 0 && is_loopback(&settings.base_url) {
+            // A free port was asked for (tests, local runs): links must name the one we got.
+            let _ = settings.base_url.set_port(Some(port));
+        }
+        tracing::info!(
+            identity = settings.identity_mode(),
+            media = settings.media_mode(),
+            address = %format!("{}:{port}", settings.bind),
+            base_url = %settings.base_url,
+            "Yoom is running: identity {}, media {}",
+            settings.identity_mode(),
+            settings.media_mode(),
+        );
+        let server = run(listener, pool, key, settings)?;
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn run(
+    listener: TcpListener,
+    pool: db::Pool,
+    key: Key,
+    settings: Settings,
+) -> anyhow::Result<Server> {
+    let pool = web::Data::new(pool);
+    let identity = web::Data::new(Identity::Local);
+    let policy = web::Data::new(SecurityPolicy::new(settings.origin(), &[], &[]));
+    let limits = web::Data::new(AuthLimits::default());
+    let address = web::Data::new(ClientAddress {
+        trust_proxy: settings.trust_proxy,
+    });
+    let secure = settings.is_https();
+
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name(SESSION_COOKIE.into())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(14)))
+            .build();
+        App::new()
+            .app_data(pool.clone())
+            .app_data(identity.clone())
+            .app_data(policy.clone())
+            .app_data(limits.clone())
+            .app_data(address.clone())
+            .app_data(
+                web::FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(|e, _| {
+                        AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                    }),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|_, _| {
+                AppError::BadRequest(
+                    "The address has parameters this page does not understand.".into(),
+                )
+                .into()
+            }))
+            // Innermost first: origin check, then error rendering, session, headers, compression, logs.
+            .wrap(from_fn(security::same_origin_check))
+            .wrap(from_fn(errors::render_errors))
+            .wrap(session)
+            .wrap(from_fn(security::security_headers))
+            .wrap(Compress::default())
+            .wrap(TracingLogger::default())
+            .route(paths::HEALTH, web::get().to(routes::health::healthz))
+            .route("/static/{path:.*}", web::get().to(assets::serve))
+            .route(paths::SIGN_IN, web::get().to(auth::local::sign_in_page))
+            .route(paths::SIGN_IN, web::post().to(auth::local::sign_in))
+            .route(paths::SIGN_UP, web::get().to(auth::local::sign_up_page))
+            .route(paths::SIGN_UP, web::post().to(auth::local::sign_up))
+            .route(paths::SIGN_OUT, web::post().to(auth::local::sign_out))
+            .service(
+                web::scope("")
+                    .wrap(from_fn(auth::require_user))
+                    .configure(routes::configure_private),
+            )
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::page_not_found())
+            }))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

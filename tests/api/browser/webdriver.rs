@@ -1,0 +1,418 @@
+//! A small W3C WebDriver client over reqwest, driving Debian's chromium through chromedriver.
+#![allow(dead_code)] // A shared test library: not every helper is used by every suite.
+//!
+//! Browser tests fail (never skip) when chromium or chromedriver is missing: the README's test
+//! command installs them.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// Only one Chromium at a time: the machine has two cores.
+static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn find_binary(env: &str, names: &[&str]) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return PathBuf::from(p);
+    }
+    for name in names {
+        for dir in ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"] {
+            let p = PathBuf::from(dir).join(name);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "{} not found: install Debian's chromium and chromium-driver (scripts/test.sh does) \
+         or set {env}",
+        names[0]
+    );
+}
+
+/// Options for a browser.
+#[derive(Default, Clone)]
+pub struct BrowserOptions {
+    /// Phone-sized viewport (390×844) via mobile emulation.
+    pub mobile: bool,
+    /// Fake camera and microphone, auto-granted.
+    pub fake_media: bool,
+    /// Extra command-line switches.
+    pub extra_args: Vec<String>,
+    /// Time zone for the browser (e.g. "Asia/Kolkata").
+    pub time_zone: Option<String>,
+}
+
+/// One browser session with its own chromedriver.
+pub struct Browser {
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// A located element.
+#[derive(Clone, Debug)]
+pub struct Element(String);
+
+impl Browser {
+    pub async fn start(options: BrowserOptions) -> Browser {
+        let guard = BROWSER_LOCK.lock().await;
+        let chromium = find_binary(
+            "CHROMIUM",
+            &["chromium", "chromium-browser", "google-chrome"],
+        );
+        let driver_bin = find_binary("CHROMEDRIVER", &["chromedriver"]);
+        let port = free_port();
+        let mut cmd = Command::new(&driver_bin);
+        cmd.arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(tz) = &options.time_zone {
+            cmd.env("TZ", tz);
+        }
+        let driver = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if options.fake_media {
+            args.push("--use-fake-device-for-media-stream".into());
+            args.push("--use-fake-ui-for-media-stream".into());
+        }
+        args.extend(options.extra_args.iter().cloned());
+        let mut chrome_options = json!({
+            "binary": chromium,
+            "args": args,
+            "prefs": { "profile.content_settings.exceptions.clipboard": {
+                "*": { "setting": 1 }
+            }},
+        });
+        if options.mobile {
+            chrome_options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true },
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
+            });
+        }
+        let caps = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": chrome_options,
+                "goog:loggingPrefs": { "browser": "ALL" },
+                "unhandledPromptBehavior": "accept",
+            }}
+        });
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .unwrap();
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_owned();
+        Browser {
+            base,
+            session,
+            http,
+            _driver: driver,
+            _profile: profile,
+            _guard: guard,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res: Value = req.send().await.expect("webdriver").json().await.unwrap();
+        if let Some(err) = res["value"].get("error") {
+            panic!("webdriver {path}: {err} {}", res["value"]["message"]);
+        }
+        res["value"].clone()
+    }
+
+    async fn try_cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res: Value = req
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match res["value"].get("error") {
+            Some(err) => Err(format!("{err}: {}", res["value"]["message"])),
+            None => Ok(res["value"].clone()),
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    pub async fn current_url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits for the current URL's path (and query) to satisfy a predicate.
+    pub async fn wait_for_path(&self, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let url = self.current_url().await;
+            let path = url::Url::parse(&url)
+                .map(|u| match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                })
+                .unwrap_or_default();
+            if pred(&path) {
+                return path;
+            }
+            assert!(start.elapsed() < DEFAULT_WAIT, "URL stayed at {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> Option<Element> {
+        self.try_cmd(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
+        .await
+        .ok()
+        .and_then(|v| v[ELEMENT_KEY].as_str().map(|s| Element(s.to_owned())))
+    }
+
+    /// Waits until an element matching `css` is present and displayed.
+    pub async fn wait(&self, css: &str) -> Element {
+        let start = Instant::now();
+        loop {
+            if let Some(el) = self.find(css).await
+                && self.is_displayed(&el).await
+            {
+                return el;
+            }
+            if start.elapsed() > DEFAULT_WAIT {
+                let html = self.execute("return document.body.innerHTML", vec![]).await;
+                panic!("no visible element {css} after {DEFAULT_WAIT:?}; page: {html}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page's text contains `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        let start = Instant::now();
+        loop {
+            let body = self.execute("return document.body.innerText", vec![]).await;
+            if body.as_str().is_some_and(|b| b.contains(text)) {
+                return;
+            }
+            assert!(
+                start.elapsed() < DEFAULT_WAIT,
+                "page never said {text:?}; it says {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn is_displayed(&self, el: &Element) -> bool {
+        self.try_cmd(
+            reqwest::Method::GET,
+            &format!("/element/{}/displayed", el.0),
+            None,
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+    }
+
+    pub async fn click(&self, el: &Element) {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", el.0),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn click_css(&self, css: &str) {
+        let el = self.wait(css).await;
+        self.click(&el).await;
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let el = self.wait(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", el.0),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn text(&self, el: &Element) -> String {
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{}/text", el.0),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Runs an async script: the last argument is the callback to call with the result.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    pub async fn press_key(&self, key: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "kbd", "actions": [
+                    { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+                ]}]}),
+            ),
+        )
+        .await;
+    }
+
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Saves a screenshot named `name` when `SCREENSHOT_DIR` is set (for docs and reviews).
+    pub async fn snapshot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+            std::fs::create_dir_all(&dir).unwrap();
+            self.screenshot(&std::path::Path::new(&dir).join(format!("{name}.png")))
+                .await;
+        }
+    }
+
+    /// The browser console, for diagnosing a failure.
+    pub async fn console(&self) -> Value {
+        let url = format!("{}/session/{}/se/log", self.base, self.session);
+        match self
+            .http
+            .post(url)
+            .json(&json!({ "type": "browser" }))
+            .send()
+            .await
+        {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .map(|v| v["value"].clone())
+                .unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
+    pub async fn quit(self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

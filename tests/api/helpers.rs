@@ -1,0 +1,208 @@
+//! `spawn_app()` and the per-endpoint helpers every test uses.
+#![allow(dead_code)] // A shared test library: not every helper is used by every suite.
+
+use std::collections::HashMap;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Response, redirect};
+use yoom::config::Settings;
+use yoom::startup::Application;
+
+/// A running server with its own data directory, and a client with its own cookie jar.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    /// Kept so the directory (database, session key) lives as long as the app.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Starts the app on a free port with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra configuration variables.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut map: HashMap<String, String> = HashMap::from([
+        ("PORT".into(), "0".into()),
+        ("BIND".into(), "127.0.0.1".into()),
+        ("BASE_URL".into(), "http://127.0.0.1".into()),
+        ("DATA_DIR".into(), data_dir.path().display().to_string()),
+    ]);
+    for (k, v) in vars {
+        map.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::from_lookup(|k| map.get(k).cloned()).expect("valid test settings");
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: new_client(),
+        data_dir,
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects (tests look at them).
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client builds")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// A GET as htmx makes it.
+    pub async fn get_htmx(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("HX-Request", "true")
+            .header("HX-Current-URL", self.url(path))
+            .send()
+            .await
+            .expect("GET (htmx)")
+    }
+
+    /// A POST as the browser makes it from one of our pages (same-origin).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("Origin", &self.address)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// A POST as htmx makes it.
+    pub async fn post_htmx(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("Origin", &self.address)
+            .header("Sec-Fetch-Site", "same-origin")
+            .header("HX-Request", "true")
+            .form(form)
+            .send()
+            .await
+            .expect("POST (htmx)")
+    }
+
+    pub async fn post_sign_up(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Response {
+        self.post_form(
+            "/sign-up",
+            &[
+                ("username", username),
+                ("display_name", display_name),
+                ("password", password),
+                ("confirm_password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn post_sign_in(&self, username: &str, password: &str) -> Response {
+        self.post_form(
+            "/sign-in",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Creates an account and leaves this app's client signed in as it.
+    pub async fn signed_in_as(&self, username: &str) -> &Self {
+        let res = self
+            .post_sign_up(
+                username,
+                &format!("{username} Tester"),
+                "correct horse battery",
+            )
+            .await;
+        assert_eq!(res.status(), 303, "sign-up of {username} failed");
+        self
+    }
+
+    pub async fn sign_out(&self) -> Response {
+        self.post_form("/sign-out", &[]).await
+    }
+
+    /// Another client (another browser) on the same server.
+    pub fn other_client(&self) -> TestApp2<'_> {
+        TestApp2 {
+            app: self,
+            client: new_client(),
+        }
+    }
+}
+
+/// A second person on the same server, with their own cookies.
+pub struct TestApp2<'a> {
+    pub app: &'a TestApp,
+    pub client: Client,
+}
+
+impl TestApp2<'_> {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.app.url(path))
+            .header("Origin", &self.app.address)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn signed_in_as(&self, username: &str) -> &Self {
+        let res = self
+            .post_form(
+                "/sign-up",
+                &[
+                    ("username", username),
+                    ("display_name", &format!("{username} Tester")),
+                    ("password", "correct horse battery"),
+                    ("confirm_password", "correct horse battery"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "sign-up of {username} failed");
+        self
+    }
+}
+
+pub fn location(headers: &HeaderMap) -> &str {
+    headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on port 0 with a fresh SQLite file, a cookie-keeping
+//! HTTP client, and headless Chromium for the browser flows.
+
+mod auth;
+mod browser;
+mod helpers;
+mod security;
+mod shell;
