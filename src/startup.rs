@@ -110,6 +110,8 @@ fn run(
         trust_proxy: settings.trust_proxy,
     });
     let secure = settings.is_https();
+    let media = web::Data::new(crate::video::Media::Mesh);
+    let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
@@ -126,6 +128,8 @@ fn run(
             .app_data(policy.clone())
             .app_data(limits.clone())
             .app_data(address.clone())
+            .app_data(media.clone())
+            .app_data(settings.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(FORM_LIMIT)

@@ -1,6 +1,7 @@
 //! HTTP routes: thin handlers over the domain modules. Paths live in [`paths`].
 
 pub mod health;
+pub mod meetings;
 pub mod pages;
 
 use actix_web::HttpResponse;
@@ -20,6 +21,14 @@ pub mod paths {
     pub const SIGN_UP: &str = "/sign-up";
     pub const SIGN_OUT: &str = "/sign-out";
     pub const HEALTH: &str = "/healthz";
+    pub const INSTANT: &str = "/meetings/instant";
+    pub const SCHEDULE: &str = "/meetings/schedule";
+    pub const JOIN: &str = "/meetings/join";
+    pub const MEETING: &str = "/meeting/{id}";
+    pub const MEETING_READY: &str = "/meeting/{id}/ready";
+    pub const MEETING_CALENDAR: &str = "/meeting/{id}/calendar.ics";
+    pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
+    pub const MEETING_END: &str = "/meeting/{id}/end";
 }
 
 /// One sidebar entry.
@@ -99,5 +108,16 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::UPCOMING, web::get().to(pages::upcoming))
         .route(paths::PREVIOUS, web::get().to(pages::previous))
         .route(paths::RECORDINGS, web::get().to(pages::recordings))
-        .route(paths::PERSONAL_ROOM, web::get().to(pages::personal_room));
+        .route(paths::PERSONAL_ROOM, web::get().to(pages::personal_room))
+        .route(paths::INSTANT, web::get().to(meetings::instant_modal))
+        .route(paths::INSTANT, web::post().to(meetings::create_instant))
+        .route(paths::SCHEDULE, web::get().to(meetings::schedule_modal))
+        .route(paths::SCHEDULE, web::post().to(meetings::schedule))
+        .route(paths::JOIN, web::get().to(meetings::join_modal))
+        .route(paths::JOIN, web::post().to(meetings::join))
+        .route(paths::MEETING, web::get().to(meetings::meeting_page))
+        .route(paths::MEETING_READY, web::get().to(meetings::ready))
+        .route(paths::MEETING_CALENDAR, web::get().to(meetings::calendar))
+        .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
+        .route(paths::MEETING_END, web::post().to(meetings::end));
 }

@@ -55,7 +55,11 @@ export function localizeTimes(root = document) {
   root.querySelectorAll("time[datetime][data-format]").forEach((el) => {
     const when = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(when.getTime())) return;
-    const format = formats[el.dataset.format] ?? formats.datetime;
+    let format = formats[el.dataset.format] ?? formats.datetime;
+    if (el.dataset.format === "smart") {
+      // Today: just the time. Another day: the date too.
+      format = when.toDateString() === new Date().toDateString() ? formats.time : formats.short;
+    }
     el.textContent = new Intl.DateTimeFormat(undefined, format).format(when);
     el.title = when.toString();
   });

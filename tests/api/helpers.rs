@@ -206,3 +206,57 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+impl TestApp {
+    /// The app's own database, for seeding what only later steps (joining a call) produce.
+    pub async fn db(&self) -> yoom::db::Pool {
+        let url = format!("sqlite://{}/yoom.db", self.data_dir.path().display());
+        yoom::db::connect(&url).await.expect("test database")
+    }
+
+    /// Schedules a meeting `minutes_from_now` ahead (UTC picker, offset 0); returns its ID.
+    pub async fn schedule_in(&self, minutes_from_now: i64, description: &str) -> String {
+        let when = chrono::Utc::now() + chrono::Duration::minutes(minutes_from_now);
+        let local = when.format("%Y-%m-%dT%H:%M").to_string();
+        let res = self
+            .post_form(
+                "/meetings/schedule",
+                &[
+                    ("description", description),
+                    ("starts_at", &local),
+                    ("tz_offset", "0"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 201, "scheduling failed");
+        meeting_id_in(&res.text().await.unwrap())
+    }
+
+    /// Starts an instant meeting; returns its ID.
+    pub async fn start_instant(&self, description: &str) -> String {
+        let res = self
+            .post_form("/meetings/instant", &[("description", description)])
+            .await;
+        assert_eq!(res.status(), 303);
+        location(res.headers())
+            .strip_prefix("/meeting/")
+            .expect("redirect to the meeting")
+            .to_owned()
+    }
+}
+
+/// The first `data-meeting-id="…"` in a page.
+pub fn meeting_id_in(html: &str) -> String {
+    let start = html
+        .find("data-meeting-id=\"")
+        .expect("a meeting ID in the page")
+        + 17;
+    html[start..start + 36].to_owned()
+}
+
+/// Every meeting ID on a list page, in order.
+pub fn meeting_ids_in(html: &str) -> Vec<String> {
+    html.match_indices("<article class=\"meeting-card\" id=\"meeting-")
+        .map(|(i, m)| html[i + m.len()..i + m.len() + 36].to_owned())
+        .collect()
+}

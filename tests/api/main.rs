@@ -4,5 +4,7 @@
 mod auth;
 mod browser;
 mod helpers;
+mod meetings;
+mod personal_room;
 mod security;
 mod shell;

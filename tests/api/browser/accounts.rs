@@ -9,7 +9,14 @@ async fn sign_up_home_sign_out_and_sign_in_returns_to_the_page_asked_for() {
     let app = spawn_app().await;
     let browser = Browser::start(BrowserOptions::default()).await;
     sign_up(&browser, &app, "browser_ada", "Ada Browser").await;
-    browser.wait_for_text("Ada Browser").await;
+    browser.wait_for_text("New Meeting").await;
+    let menu = browser
+        .execute(
+            "return document.querySelector('.user-menu summary').getAttribute('aria-label')",
+            vec![],
+        )
+        .await;
+    assert_eq!(menu, "Account menu for Ada Browser");
     browser.snapshot("home").await;
 
     // A taken name comes back in place, without a page load.
