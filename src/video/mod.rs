@@ -13,6 +13,8 @@ pub enum Media {
 pub struct ClientConfig {
     /// Which adapter module the page loads (`mesh`).
     pub adapter: &'static str,
+    /// Most people a room holds (mesh rooms are capped).
+    pub max_participants: usize,
 }
 
 impl Media {
