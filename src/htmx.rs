@@ -24,7 +24,10 @@ pub enum RequestKind {
 impl RequestKind {
     /// Classifies a request by its path and headers.
     pub fn of(path: &str, headers: &HeaderMap) -> Self {
-        if path.starts_with("/api/") {
+        let upgrade = headers
+            .get(actix_web::http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        if path.starts_with("/api/") || upgrade {
             return Self::Api;
         }
         if is_htmx(headers) {

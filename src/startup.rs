@@ -110,7 +110,11 @@ fn run(
         trust_proxy: settings.trust_proxy,
     });
     let secure = settings.is_https();
-    let media = web::Data::new(crate::video::Media::Mesh);
+    let media = web::Data::new(crate::video::Media::Mesh(crate::video::mesh::Hub::new(
+        pool.get_ref().clone(),
+        settings.ice_servers.clone(),
+        settings.mesh_max_participants,
+    )));
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {

@@ -364,7 +364,12 @@ pub async fn end(
     let meeting = store::end(&pool, &id, &user.id, time::now()).await?;
     media.meeting_ended(&meeting.id).await;
     tracing::info!(meeting = %meeting.id, "meeting ended by its host");
-    if htmx::is_htmx(req.headers()) || req.path().starts_with("/api/") {
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if htmx::is_htmx(req.headers()) || wants_json {
         Ok(HttpResponse::Ok().json(serde_json::json!({ "ended": true })))
     } else {
         Ok(redirect(&req, paths::HOME))
@@ -419,6 +424,10 @@ struct MeetingPage {
 }
 
 impl MeetingPage {
+    fn in_room(&self) -> bool {
+        matches!(self.state, GateState::Room)
+    }
+
     fn starts_iso(&self) -> String {
         self.meeting
             .as_ref()

@@ -3,6 +3,7 @@
 pub mod health;
 pub mod meetings;
 pub mod pages;
+pub mod signal;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -29,6 +30,7 @@ pub mod paths {
     pub const MEETING_CALENDAR: &str = "/meeting/{id}/calendar.ics";
     pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
     pub const MEETING_END: &str = "/meeting/{id}/end";
+    pub const MEETING_SIGNAL: &str = "/meeting/{id}/signal";
 }
 
 /// One sidebar entry.
@@ -119,5 +121,6 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::MEETING_READY, web::get().to(meetings::ready))
         .route(paths::MEETING_CALENDAR, web::get().to(meetings::calendar))
         .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
-        .route(paths::MEETING_END, web::post().to(meetings::end));
+        .route(paths::MEETING_END, web::post().to(meetings::end))
+        .route(paths::MEETING_SIGNAL, web::get().to(signal::signal));
 }

@@ -1,11 +1,15 @@
 //! Media: how meetings carry audio and video. The built-in WebRTC mesh today; a hosted
 //! provider is another variant of [`Media`].
 
+pub mod mesh;
+
+use std::sync::Arc;
+
 /// The media mode chosen at start-up.
 #[derive(Debug, Clone)]
 pub enum Media {
     /// Browsers connect to each other directly; the server only relays signalling.
-    Mesh,
+    Mesh(Arc<mesh::Hub>),
 }
 
 /// What the meeting page needs to know to start its media adapter.
@@ -20,14 +24,24 @@ pub struct ClientConfig {
 impl Media {
     pub fn client_config(&self) -> ClientConfig {
         match self {
-            Self::Mesh => ClientConfig { adapter: "mesh" },
+            Self::Mesh(hub) => ClientConfig {
+                adapter: "mesh",
+                max_participants: hub.max_participants,
+            },
         }
     }
 
     /// Tells connected participants that the host ended the meeting.
-    pub async fn meeting_ended(&self, _meeting_id: &str) {
+    pub async fn meeting_ended(&self, meeting_id: &str) {
         match self {
-            Self::Mesh => {}
+            Self::Mesh(hub) => hub.end(meeting_id).await,
+        }
+    }
+
+    /// The signalling hub, when meetings run on the mesh.
+    pub fn mesh_hub(&self) -> Option<&Arc<mesh::Hub>> {
+        match self {
+            Self::Mesh(hub) => Some(hub),
         }
     }
 }

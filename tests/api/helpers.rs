@@ -2,6 +2,7 @@
 #![allow(dead_code)] // A shared test library: not every helper is used by every suite.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, redirect};
@@ -12,6 +13,8 @@ use yoom::startup::Application;
 pub struct TestApp {
     pub address: String,
     pub client: Client,
+    /// The client's cookies, for WebSocket handshakes made outside reqwest.
+    pub jar: Arc<reqwest::cookie::Jar>,
     /// Kept so the directory (database, session key) lives as long as the app.
     pub data_dir: tempfile::TempDir,
 }
@@ -37,20 +40,28 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
+    let (client, jar) = new_client_with_jar();
     TestApp {
         address,
-        client: new_client(),
+        client,
+        jar,
         data_dir,
     }
 }
 
 /// A client that keeps cookies and does not follow redirects (tests look at them).
 pub fn new_client() -> Client {
-    Client::builder()
-        .cookie_store(true)
+    new_client_with_jar().0
+}
+
+pub fn new_client_with_jar() -> (Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
         .redirect(redirect::Policy::none())
         .build()
-        .expect("client builds")
+        .expect("client builds");
+    (client, jar)
 }
 
 impl TestApp {
@@ -143,10 +154,17 @@ impl TestApp {
 
     /// Another client (another browser) on the same server.
     pub fn other_client(&self) -> TestApp2<'_> {
+        let (client, jar) = new_client_with_jar();
         TestApp2 {
             app: self,
-            client: new_client(),
+            client,
+            jar,
         }
+    }
+
+    /// The Cookie header this client would send.
+    pub fn cookie_header(&self) -> String {
+        cookie_header(&self.jar, &self.address)
     }
 }
 
@@ -154,9 +172,21 @@ impl TestApp {
 pub struct TestApp2<'a> {
     pub app: &'a TestApp,
     pub client: Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+}
+
+pub fn cookie_header(jar: &reqwest::cookie::Jar, address: &str) -> String {
+    use reqwest::cookie::CookieStore;
+    jar.cookies(&address.parse().unwrap())
+        .and_then(|v| v.to_str().ok().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl TestApp2<'_> {
+    pub fn cookie_header(&self) -> String {
+        cookie_header(&self.jar, &self.app.address)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.app.url(path))

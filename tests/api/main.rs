@@ -8,3 +8,4 @@ mod meetings;
 mod personal_room;
 mod security;
 mod shell;
+mod signal;

@@ -1,0 +1,60 @@
+//! `GET /meeting/{id}/signal`: the mesh signalling WebSocket.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::CurrentUser;
+use crate::db::Pool;
+use crate::errors::AppError;
+use crate::meetings::store;
+use crate::security;
+use crate::video::Media;
+use crate::video::mesh::connection::{self, Entrant};
+
+/// Checks who may connect, then hands the socket to the mesh.
+pub async fn signal(
+    req: HttpRequest,
+    body: web::Payload,
+    user: CurrentUser,
+    pool: web::Data<Pool>,
+    media: web::Data<Media>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    // Browsers send Origin on WebSocket handshakes; a page on another site must not be able to
+    // open a socket with our cookie.
+    if !security::origin_allowed(&req) {
+        tracing::warn!(origin = ?req.headers().get("origin"), "signalling connection from another origin refused");
+        return Err(AppError::Forbidden(
+            "This connection came from another site and was refused.".into(),
+        ));
+    }
+    let hub = media
+        .mesh_hub()
+        .ok_or_else(|| AppError::NotFound("This meeting does not use built-in media.".into()))?
+        .clone();
+    let id = uuid::Uuid::parse_str(&path)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| AppError::NotFound("No meeting has that ID.".into()))?;
+    let meeting = store::find(&pool, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    if meeting.ended_at.is_some() || meeting.cancelled_at.is_some() {
+        return Err(AppError::Gone("This meeting is over.".into()));
+    }
+    let now = crate::time::now();
+    if !meeting.may_enter(&user.id, now, store::is_live(&pool, &id, now).await?) {
+        return Err(AppError::Forbidden(
+            "This meeting has not started yet.".into(),
+        ));
+    }
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| AppError::BadRequest(format!("Not a WebSocket request: {e}")))?;
+    let entrant = Entrant {
+        owner: meeting.is_owner(&user.id),
+        meeting_id: meeting.id,
+        user_id: user.id,
+        name: user.display_name,
+        image: user.image_url,
+    };
+    actix_web::rt::spawn(connection::serve(hub, entrant, session, stream));
+    Ok(response)
+}

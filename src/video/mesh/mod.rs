@@ -1,0 +1,185 @@
+//! The built-in WebRTC mesh: a signalling hub that relays offers, answers and ICE candidates
+//! between the browsers in a meeting. Media flows browser to browser; the server never sees it.
+
+pub mod connection;
+pub mod protocol;
+mod room;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use room::JoinRefused;
+use room::{Participant, RoomCommand};
+
+use crate::db::Pool;
+use protocol::PeerInfo;
+
+/// Commands waiting for a room before senders must wait: a burst of ICE candidates fits.
+const ROOM_QUEUE: usize = 1024;
+/// Messages waiting for one connection's socket; a connection this far behind is dropped.
+pub const CONNECTION_QUEUE: usize = 256;
+
+/// What a room sends a connection.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Text(Arc<str>),
+    Close,
+}
+
+/// The registry of live rooms. Cheap to clone through `Arc`.
+#[derive(Debug)]
+pub struct Hub {
+    pub(crate) pool: Pool,
+    pub(crate) ice_servers: serde_json::Value,
+    pub(crate) max_participants: usize,
+    rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for RoomCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomCommand")
+    }
+}
+
+/// A joined participant's link to their room.
+pub struct RoomHandle {
+    pub peer_id: String,
+    commands: mpsc::Sender<RoomCommand>,
+}
+
+impl RoomHandle {
+    /// Passes a message to the room (waiting if the room is busy, so a flood slows only its
+    /// own sender).
+    pub async fn send(&self, message: protocol::ClientMessage) -> bool {
+        self.commands
+            .send(RoomCommand::Message {
+                from: self.peer_id.clone(),
+                message,
+            })
+            .await
+            .is_ok()
+    }
+
+    /// Leaves the room.
+    pub async fn leave(&self) {
+        let _ = self
+            .commands
+            .send(RoomCommand::Leave {
+                peer: self.peer_id.clone(),
+            })
+            .await;
+    }
+}
+
+impl Hub {
+    pub fn new(pool: Pool, ice_servers: serde_json::Value, max_participants: usize) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            ice_servers,
+            max_participants,
+            rooms: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    fn rooms(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (u64, mpsc::Sender<RoomCommand>)>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn room_sender(self: &Arc<Self>, meeting_id: &str) -> mpsc::Sender<RoomCommand> {
+        let mut rooms = self.rooms();
+        if let Some((_, sender)) = rooms.get(meeting_id)
+            && !sender.is_closed()
+        {
+            return sender.clone();
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        rooms.insert(meeting_id.to_owned(), (generation, tx.clone()));
+        tokio::spawn(room::run(
+            self.clone(),
+            meeting_id.to_owned(),
+            generation,
+            rx,
+        ));
+        tx
+    }
+
+    /// Puts a participant in the meeting's room (creating the room if needed).
+    pub async fn join(
+        self: &Arc<Self>,
+        meeting_id: &str,
+        info: PeerInfo,
+        out: mpsc::Sender<Outgoing>,
+    ) -> Result<RoomHandle, JoinRefused> {
+        let peer_id = info.id.clone();
+        // A room that empties exits; a join racing with that exit finds the channel closed
+        // and simply tries a fresh room.
+        for _ in 0..3 {
+            let commands = self.room_sender(meeting_id);
+            let (reply, answer) = oneshot::channel();
+            let participant = Participant {
+                info: info.clone(),
+                out: out.clone(),
+            };
+            if commands
+                .send(RoomCommand::Join { participant, reply })
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(())) => return Ok(RoomHandle { peer_id, commands }),
+                Ok(Err(refused)) => return Err(refused),
+                Err(_) => continue,
+            }
+        }
+        tracing::error!(meeting = %meeting_id, "could not reach a room after three tries");
+        Err(JoinRefused::Full)
+    }
+
+    /// Ends a meeting's room, if it has one: everyone in it is told and disconnected.
+    pub async fn end(&self, meeting_id: &str) {
+        let sender = self.rooms().get(meeting_id).map(|(_, s)| s.clone());
+        if let Some(sender) = sender {
+            let _ = sender.send(RoomCommand::End).await;
+        }
+    }
+
+    /// Number of rooms with someone in them (for logs and benchmarks).
+    pub fn room_count(&self) -> usize {
+        self.rooms().len()
+    }
+
+    /// Called by an empty room: removes it unless a command is already on its way.
+    fn remove_if_idle(
+        &self,
+        meeting_id: &str,
+        generation: u64,
+        commands: &mpsc::Receiver<RoomCommand>,
+    ) -> bool {
+        let mut rooms = self.rooms();
+        if !commands.is_empty() {
+            return false;
+        }
+        if rooms.get(meeting_id).is_some_and(|(g, _)| *g == generation) {
+            rooms.remove(meeting_id);
+        }
+        true
+    }
+
+    /// Called by a room as it exits.
+    fn forget(&self, meeting_id: &str, generation: u64) {
+        let mut rooms = self.rooms();
+        if rooms.get(meeting_id).is_some_and(|(g, _)| *g == generation) {
+            rooms.remove(meeting_id);
+        }
+    }
+}

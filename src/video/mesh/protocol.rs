@@ -1,0 +1,205 @@
+//! The JSON messages of the mesh signalling protocol (see `docs/signalling.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// Reactions anyone may send; anything else is refused, so no one can push arbitrary text
+/// into everyone's screen.
+pub const REACTIONS: [&str; 6] = ["👍", "👏", "😂", "🎉", "❤️", "😮"];
+
+/// A message from a browser.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Join {
+        #[serde(default)]
+        audio: bool,
+        #[serde(default)]
+        video: bool,
+    },
+    Offer {
+        to: String,
+        sdp: String,
+    },
+    Answer {
+        to: String,
+        sdp: String,
+    },
+    Candidate {
+        to: String,
+        #[serde(default)]
+        candidate: serde_json::Value,
+    },
+    Media {
+        audio: bool,
+        video: bool,
+        #[serde(default)]
+        screen: bool,
+    },
+    Reaction {
+        emoji: String,
+    },
+    Hand {
+        raised: bool,
+    },
+    End,
+    Ping,
+    Leave,
+}
+
+/// What the others know about a participant.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub image: Option<String>,
+    pub audio: bool,
+    pub video: bool,
+    pub screen: bool,
+    pub hand: bool,
+    pub owner: bool,
+}
+
+/// A message to a browser.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMessage {
+    #[serde(rename_all = "camelCase")]
+    Welcome {
+        you: String,
+        peers: Vec<PeerInfo>,
+        ice_servers: serde_json::Value,
+        owner: bool,
+        max_participants: usize,
+    },
+    PeerJoined {
+        peer: PeerInfo,
+    },
+    PeerLeft {
+        id: String,
+    },
+    Offer {
+        from: String,
+        sdp: String,
+    },
+    Answer {
+        from: String,
+        sdp: String,
+    },
+    Candidate {
+        from: String,
+        candidate: serde_json::Value,
+    },
+    Media {
+        id: String,
+        audio: bool,
+        video: bool,
+        screen: bool,
+    },
+    Reaction {
+        id: String,
+        emoji: String,
+    },
+    Hand {
+        id: String,
+        raised: bool,
+    },
+    Ended,
+    Pong,
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadMessage,
+    NotJoined,
+    AlreadyJoined,
+    UnknownPeer,
+    RoomFull,
+    Forbidden,
+    TooLarge,
+    RateLimited,
+    Ended,
+}
+
+impl ServerMessage {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON text frame.
+    pub fn to_text(&self) -> String {
+        // Serialising these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| "{\"type\":\"error\"}".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_parse_from_their_documented_shape() {
+        let m: ClientMessage =
+            serde_json::from_str(r#"{"type":"join","audio":true,"video":false}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Join {
+                audio: true,
+                video: false
+            }
+        );
+        let m: ClientMessage =
+            serde_json::from_str(r#"{"type":"candidate","to":"p","candidate":null}"#).unwrap();
+        assert!(matches!(
+            m,
+            ClientMessage::Candidate {
+                candidate: serde_json::Value::Null,
+                ..
+            }
+        ));
+        let m: ClientMessage = serde_json::from_str(r#"{"type":"end"}"#).unwrap();
+        assert_eq!(m, ClientMessage::End);
+        for bad in [
+            r#"{"type":"shout"}"#,
+            r#"{"type":"offer","to":"p"}"#,
+            r#"{"audio":true}"#,
+            "[]",
+            r#"{"type":"end","x":1}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_messages_serialise_with_kebab_case_types_and_camel_case_fields() {
+        let text = ServerMessage::PeerLeft { id: "p1".into() }.to_text();
+        assert_eq!(text, r#"{"type":"peer-left","id":"p1"}"#);
+        let text = ServerMessage::error(ErrorCode::RoomFull, "full").to_text();
+        assert_eq!(
+            text,
+            r#"{"type":"error","code":"room_full","message":"full"}"#
+        );
+        let text = ServerMessage::Welcome {
+            you: "a".into(),
+            peers: vec![],
+            ice_servers: serde_json::json!([]),
+            owner: true,
+            max_participants: 8,
+        }
+        .to_text();
+        assert!(
+            text.contains(r#""iceServers":[]"#) && text.contains(r#""maxParticipants":8"#),
+            "{text}"
+        );
+    }
+}
