@@ -19,7 +19,10 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Pool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5))
+        // 8 MB of page cache per connection (SQLite's default is 2 MB): the per-user list
+        // queries touch scattered pages of a large meeting table.
+        .pragma("cache_size", "-8192");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)

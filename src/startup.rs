@@ -170,6 +170,8 @@ fn run(
                 Err::<actix_web::HttpResponse, _>(AppError::page_not_found())
             }))
     })
+    // Without this a compressed response written in pieces waits on a delayed ACK (Nagle).
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)

@@ -26,14 +26,6 @@ macro_rules! live {
     };
 }
 
-/// Meetings the user (`?1`) owns or attended, as a CTE named `mine`.
-macro_rules! mine {
-    () => {
-        "with mine (id) as (select id from meeting where owner_id = ?1 \
-         union select meeting_id from attendance where account_id = ?1) "
-    };
-}
-
 fn to_meeting(row: &SqliteRow) -> Result<Meeting, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     Ok(Meeting {
@@ -278,6 +270,11 @@ pub struct Page {
 
 /// Upcoming: not ended or cancelled, and starting later or live now; soonest first (so live
 /// meetings, which started already, lead). Personal rooms have their own page.
+///
+/// Candidates come from three narrow places rather than from everything the user ever owned
+/// or attended (which grows without bound): owned meetings from an index range, attended
+/// ones, and the few meetings live right now. Binds: ?1 user, ?2 now, ?3 presence cutoff,
+/// ?4/?5 cursor, ?6 page size + 1.
 pub async fn upcoming(
     pool: &Pool,
     user_id: &str,
@@ -286,18 +283,25 @@ pub async fn upcoming(
     limit: usize,
 ) -> Result<Page, sqlx::Error> {
     let sql = concat!(
-        mine!(),
+        "with cand (id) as ( \
+           select id from (select id from meeting \
+             where owner_id = ?1 and ended_at is null and cancelled_at is null \
+             and kind <> 'personal' and starts_at >= ?2 and (starts_at, id) > (?4, ?5) \
+             order by starts_at, id limit ?6) \
+           union select m.id from attendance a join meeting m on m.id = a.meeting_id \
+             where a.account_id = ?1 and m.ended_at is null and m.cancelled_at is null \
+             and m.kind <> 'personal' and m.starts_at >= ?2 and (m.starts_at, m.id) > (?4, ?5) \
+           union select m.id from attendance l join meeting m on m.id = l.meeting_id \
+             where l.present = 1 and l.last_seen_at >= ?3 and m.ended_at is null \
+             and m.cancelled_at is null and m.kind <> 'personal' and (m.starts_at, m.id) > (?4, ?5) \
+             and (m.owner_id = ?1 or exists (select 1 from attendance x \
+                  where x.meeting_id = m.id and x.account_id = ?1))) ",
         "select ",
         columns!(),
         ", o.display_name as owner_name, ",
         live!(),
         " as live \
-         from meeting m join mine on mine.id = m.id join account o on o.id = m.owner_id \
-         where m.ended_at is null and m.cancelled_at is null and m.kind <> 'personal' \
-         and (m.starts_at >= ?2 or ",
-        live!(),
-        ") \
-         and (m.starts_at, m.id) > (?4, ?5) \
+         from meeting m join cand on cand.id = m.id join account o on o.id = m.owner_id \
          order by m.starts_at, m.id limit ?6"
     );
     let (cursor_ts, cursor_id) = match after {
@@ -317,7 +321,8 @@ pub async fn upcoming(
 }
 
 /// Previous: ended, or past their start and nobody in them; most recent first. A personal
-/// room's session counts once it was used.
+/// room's session counts once it was used. Same binds as [`upcoming`]; each branch applies
+/// every condition itself so its own limit is exact.
 pub async fn previous(
     pool: &Pool,
     user_id: &str,
@@ -325,20 +330,29 @@ pub async fn previous(
     before: Option<&Cursor>,
     limit: usize,
 ) -> Result<Page, sqlx::Error> {
+    macro_rules! is_previous {
+        () => {
+            "m.cancelled_at is null and (m.ended_at is not null or (m.starts_at < ?2 and not \
+             exists (select 1 from attendance a where a.meeting_id = m.id and a.present = 1 \
+             and a.last_seen_at >= ?3))) and (m.kind <> 'personal' or exists \
+             (select 1 from attendance x where x.meeting_id = m.id)) \
+             and (m.starts_at, m.id) < (?4, ?5)"
+        };
+    }
     let sql = concat!(
-        mine!(),
-        "select ",
+        "with cand (id) as ( \
+           select id from (select m.id from meeting m where m.owner_id = ?1 and ",
+        is_previous!(),
+        " order by m.starts_at desc, m.id desc limit ?6) \
+           union select m.id from attendance at join meeting m on m.id = at.meeting_id \
+             where at.account_id = ?1 and ",
+        is_previous!(),
+        ") select ",
         columns!(),
         ", o.display_name as owner_name, ",
         live!(),
         " as live \
-         from meeting m join mine on mine.id = m.id join account o on o.id = m.owner_id \
-         where m.cancelled_at is null \
-         and (m.ended_at is not null or (m.starts_at < ?2 and not ",
-        live!(),
-        ")) \
-         and (m.kind <> 'personal' or exists (select 1 from attendance x where x.meeting_id = m.id)) \
-         and (m.starts_at, m.id) < (?4, ?5) \
+         from meeting m join cand on cand.id = m.id join account o on o.id = m.owner_id \
          order by m.starts_at desc, m.id desc limit ?6"
     );
     let (cursor_ts, cursor_id) = match before {
@@ -417,19 +431,30 @@ pub async fn attendees(
 }
 
 /// The next meeting to start for this user (for the home banner), not counting ones already
-/// going on.
+/// going on: the sooner of the next owned one (an index range) and the next attended one.
 pub async fn next_upcoming(
     pool: &Pool,
     user_id: &str,
     now: i64,
 ) -> Result<Option<Meeting>, sqlx::Error> {
+    macro_rules! is_next {
+        () => {
+            "m.ended_at is null and m.cancelled_at is null and m.kind <> 'personal' \
+             and m.starts_at >= ?2"
+        };
+    }
     let sql = concat!(
-        mine!(),
-        "select ",
+        "select * from (select ",
         columns!(),
-        " from meeting m join mine on mine.id = m.id \
-         where m.ended_at is null and m.cancelled_at is null and m.kind <> 'personal' \
-         and m.starts_at >= ?2 order by m.starts_at, m.id limit 1"
+        " from meeting m where m.owner_id = ?1 and ",
+        is_next!(),
+        " order by m.starts_at, m.id limit 1) \
+         union all select * from (select ",
+        columns!(),
+        " from attendance a \
+         join meeting m on m.id = a.meeting_id where a.account_id = ?1 and ",
+        is_next!(),
+        " order by m.starts_at, m.id limit 1) order by starts_at, id limit 1"
     );
     sqlx::query(sql)
         .bind(user_id)
