@@ -3,6 +3,7 @@
 pub mod webdriver;
 
 mod accounts;
+mod call;
 mod dashboard;
 
 use webdriver::Browser;

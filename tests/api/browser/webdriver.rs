@@ -56,7 +56,7 @@ pub struct Browser {
     http: reqwest::Client,
     _driver: Child,
     _profile: tempfile::TempDir,
-    _guard: tokio::sync::MutexGuard<'static, ()>,
+    _guard: std::sync::Arc<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 /// A located element.
@@ -64,8 +64,26 @@ pub struct Browser {
 pub struct Element(String);
 
 impl Browser {
+    /// One browser; other tests' browsers wait for it to close.
     pub async fn start(options: BrowserOptions) -> Browser {
-        let guard = BROWSER_LOCK.lock().await;
+        let guard = std::sync::Arc::new(BROWSER_LOCK.lock().await);
+        Self::start_with(options, guard).await
+    }
+
+    /// Several browsers at once (the participants of one call).
+    pub async fn start_many(options: Vec<BrowserOptions>) -> Vec<Browser> {
+        let guard = std::sync::Arc::new(BROWSER_LOCK.lock().await);
+        let mut browsers = Vec::new();
+        for o in options {
+            browsers.push(Self::start_with(o, guard.clone()).await);
+        }
+        browsers
+    }
+
+    async fn start_with(
+        options: BrowserOptions,
+        guard: std::sync::Arc<tokio::sync::MutexGuard<'static, ()>>,
+    ) -> Browser {
         let chromium = find_binary(
             "CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome"],
