@@ -161,6 +161,16 @@ pub async fn end(pool: &Pool, id: &str, user_id: &str, now: i64) -> Result<Meeti
     if !meeting.is_owner(user_id) {
         return Err(MeetingError::NotOwner);
     }
+    close(pool, id, now).await?;
+    Ok(Meeting {
+        ended_at: meeting.ended_at.or(Some(now)),
+        ..meeting
+    })
+}
+
+/// Marks a meeting ended without asking who: for the media provider reporting that its call
+/// ended. Harmless on an ended meeting; returns whether the meeting exists.
+pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("update meeting set ended_at = ? where id = ? and ended_at is null")
         .bind(now)
@@ -175,11 +185,35 @@ pub async fn end(pool: &Pool, id: &str, user_id: &str, now: i64) -> Result<Meeti
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    let exists =
+        sqlx::query_scalar::<_, bool>("select exists (select 1 from meeting where id = ?)")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
-    Ok(Meeting {
-        ended_at: meeting.ended_at.or(Some(now)),
-        ..meeting
-    })
+    Ok(exists)
+}
+
+/// Records a join reported by the media provider: only for a meeting and an account we know
+/// (anything else is another app's call or a stale account). Returns whether it was recorded.
+pub async fn record_reported_join(
+    pool: &Pool,
+    meeting_id: &str,
+    account_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
+         select ?1, ?2, ?3, ?3, 1, ?3 where exists (select 1 from meeting where id = ?1) \
+         and exists (select 1 from account where id = ?2) \
+         on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
+    )
+    .bind(meeting_id)
+    .bind(account_id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() > 0)
 }
 
 /// Records that someone joined (first time or again) and is present.

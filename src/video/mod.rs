@@ -1,24 +1,88 @@
-//! Media: how meetings carry audio and video. The built-in WebRTC mesh today; a hosted
-//! provider is another variant of [`Media`].
+//! Media: how meetings carry audio and video. The built-in WebRTC mesh, or Stream Video as a
+//! hosted provider. Handlers ask [`Media`]; they never look at the mode themselves.
 
 pub mod mesh;
+pub mod stream;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::CurrentUser;
+use crate::meetings::Meeting;
 
 /// The media mode chosen at start-up.
 #[derive(Debug, Clone)]
 pub enum Media {
     /// Browsers connect to each other directly; the server only relays signalling.
     Mesh(Arc<mesh::Hub>),
+    /// Stream Video carries the media; the server issues tokens and keeps calls in step.
+    Stream(Arc<stream::StreamMedia>),
 }
 
-/// What the meeting page needs to know to start its media adapter.
+/// What the meeting page needs to know to start its media adapter. Nothing secret.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Which adapter module the page loads (`mesh`).
+    /// Which adapter module the page loads (`mesh` or `stream`).
     pub adapter: &'static str,
-    /// Most people a room holds (mesh rooms are capped).
+    /// Most people a room holds (mesh rooms are capped; 0 means no cap of ours).
     pub max_participants: usize,
+    /// Stream's public API key.
+    pub api_key: Option<String>,
+    /// Where the Stream browser client finds the coordinator.
+    pub coordinator_url: Option<String>,
+}
+
+/// Why a media request could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The request only makes sense with a hosted provider.
+    #[error("This server runs meetings on its built-in media, without a hosted video service.")]
+    NotHosted,
+    /// Too many token requests from one person.
+    #[error("Too many requests for a video token.")]
+    RateLimited(Duration),
+    /// The hosted provider refused or could not be reached.
+    #[error(transparent)]
+    Provider(#[from] stream::StreamError),
+}
+
+impl From<MediaError> for crate::errors::AppError {
+    fn from(e: MediaError) -> Self {
+        use crate::errors::AppError;
+        match e {
+            MediaError::NotHosted => AppError::NotFound(e.to_string()),
+            MediaError::RateLimited(wait) => AppError::TooManyRequests {
+                message: format!(
+                    "Too many requests for a video token. Try again in {}.",
+                    crate::rate_limit::describe_wait(wait)
+                ),
+                retry_after: wait.as_secs().max(1),
+            },
+            MediaError::Provider(cause) => {
+                tracing::error!(error = ?cause, "Stream request failed");
+                AppError::Unavailable(
+                    "The video service could not be reached. Please try again.".into(),
+                )
+            }
+        }
+    }
+}
+
+/// What `GET /api/token` answers: everything the browser client needs, and nothing secret.
+#[derive(Debug, serde::Serialize)]
+pub struct TokenGrant {
+    pub api_key: String,
+    pub token: String,
+    pub user: TokenUser,
+    /// When the token stops being valid, in seconds since the epoch.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TokenUser {
+    pub id: String,
+    pub name: String,
+    pub image: Option<String>,
 }
 
 impl Media {
@@ -27,21 +91,88 @@ impl Media {
             Self::Mesh(hub) => ClientConfig {
                 adapter: "mesh",
                 max_participants: hub.max_participants,
+                api_key: None,
+                coordinator_url: None,
+            },
+            Self::Stream(stream) => ClientConfig {
+                adapter: "stream",
+                max_participants: 0,
+                api_key: Some(stream.api_key().to_owned()),
+                coordinator_url: Some(stream.coordinator_url()),
             },
         }
     }
 
-    /// Tells connected participants that the host ended the meeting.
-    pub async fn meeting_ended(&self, meeting_id: &str) {
+    /// `connect-src` additions for the CSP in this mode.
+    pub fn csp_connect_sources(&self) -> Vec<String> {
         match self {
-            Self::Mesh(hub) => hub.end(meeting_id).await,
+            Self::Mesh(_) => Vec::new(),
+            Self::Stream(stream) => stream.csp_connect_sources(),
         }
+    }
+
+    /// A meeting was just stored: the provider learns about it. On an error the caller removes
+    /// the meeting again, so no half-made meeting is left behind.
+    pub async fn meeting_created(
+        &self,
+        meeting: &Meeting,
+        owner: &CurrentUser,
+    ) -> Result<(), MediaError> {
+        match self {
+            Self::Mesh(_) => Ok(()),
+            Self::Stream(stream) => Ok(stream.create_call(meeting, owner).await?),
+        }
+    }
+
+    /// The host ended the meeting: tells everyone in it.
+    pub async fn meeting_ended(&self, meeting_id: &str) -> Result<(), MediaError> {
+        match self {
+            Self::Mesh(hub) => {
+                hub.end(meeting_id).await;
+                Ok(())
+            }
+            Self::Stream(stream) => Ok(stream.end_call(meeting_id).await?),
+        }
+    }
+
+    /// A token for the browser client of this person (Stream mode only). Counts against the
+    /// person's rate limit; upserts their profile to Stream the first time and after changes.
+    pub async fn user_token(&self, user: &CurrentUser) -> Result<TokenGrant, MediaError> {
+        let Self::Stream(stream) = self else {
+            return Err(MediaError::NotHosted);
+        };
+        stream
+            .check_token_rate(&user.id)
+            .map_err(MediaError::RateLimited)?;
+        // A failed upsert must not keep people out of calls: the browser client sends the
+        // same name and picture when it connects. It is logged and tried again later.
+        let _ = stream.sync_user(user).await;
+        let token = stream.user_token(&user.id, crate::time::now());
+        Ok(TokenGrant {
+            api_key: stream.api_key().to_owned(),
+            token: token.token,
+            user: TokenUser {
+                id: user.id.clone(),
+                name: user.display_name.clone(),
+                image: user.image_url.clone(),
+            },
+            expires_at: token.expires_at,
+        })
     }
 
     /// The signalling hub, when meetings run on the mesh.
     pub fn mesh_hub(&self) -> Option<&Arc<mesh::Hub>> {
         match self {
             Self::Mesh(hub) => Some(hub),
+            Self::Stream(_) => None,
+        }
+    }
+
+    /// The Stream state, when meetings run on Stream.
+    pub fn stream(&self) -> Option<&Arc<stream::StreamMedia>> {
+        match self {
+            Self::Stream(stream) => Some(stream),
+            Self::Mesh(_) => None,
         }
     }
 }

@@ -1,0 +1,210 @@
+//! Stream Video as the media backend: user tokens for the browser client, the server-side REST
+//! calls that keep Stream's calls in step with our meetings, and webhook verification.
+//!
+//! The database stays the system of record; Stream is told about meetings (created, ended) and
+//! tells us about attendance and recordings by webhook.
+
+pub mod client;
+pub mod token;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::auth::CurrentUser;
+use crate::config::StreamSettings;
+use crate::meetings::Meeting;
+use crate::rate_limit::RateLimiter;
+use client::{CallCustom, CallRecording, CallRequest, GetOrCreateCallRequest, StreamClient};
+pub use client::{RetryPolicy, StreamError};
+pub use token::UserToken;
+
+/// Tokens one person may fetch per minute. The browser client asks once per page and again
+/// about once an hour; sixty leaves room for reloads and retries, not for a loop.
+pub const TOKEN_REQUESTS_PER_MINUTE: u32 = 60;
+/// A failed profile upsert is tried again after this long, not on every token request.
+const UPSERT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Hosts the browser client talks to: the coordinator (`*.stream-io-api.com`) and the SFUs and
+/// location hint (`*.stream-io-video.com`), over https and WebSockets.
+pub const STREAM_HOSTS: [&str; 4] = [
+    "https://*.stream-io-api.com",
+    "wss://*.stream-io-api.com",
+    "https://*.stream-io-video.com",
+    "wss://*.stream-io-video.com",
+];
+
+/// A person's name and picture as last sent to Stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Profile {
+    name: String,
+    image: Option<String>,
+}
+
+#[derive(Debug)]
+struct Synced {
+    profile: Profile,
+    ok: bool,
+    at: Instant,
+}
+
+/// Stream mode's state: the signer, the REST client and what it has told Stream already.
+#[derive(Debug)]
+pub struct StreamMedia {
+    api_key: String,
+    base_url: Url,
+    signer: token::Signer,
+    client: StreamClient,
+    /// Users whose current profile Stream has (or was refused recently), by ID.
+    synced: Mutex<HashMap<String, Synced>>,
+    token_limiter: RateLimiter,
+}
+
+impl StreamMedia {
+    pub fn new(settings: &StreamSettings) -> anyhow::Result<Self> {
+        let signer = token::Signer::new(settings.secret.clone());
+        let client = StreamClient::new(
+            settings.base_url.clone(),
+            &settings.api_key,
+            &signer.server_token(),
+        )?;
+        Ok(Self {
+            api_key: settings.api_key.clone(),
+            base_url: settings.base_url.clone(),
+            signer,
+            client,
+            synced: Mutex::new(HashMap::new()),
+            token_limiter: RateLimiter::new(TOKEN_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
+        })
+    }
+
+    /// Replaces the REST client's retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.client = self.client.with_retry(retry);
+        self
+    }
+
+    /// The public API key (safe to show to browsers).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Where the browser client finds Stream's coordinator: `STREAM_BASE_URL` + `/video`, as
+    /// Stream's own client defaults to for the default base URL.
+    pub fn coordinator_url(&self) -> String {
+        format!("{}/video", self.base_url.as_str().trim_end_matches('/'))
+    }
+
+    /// `connect-src` additions for the CSP: Stream's hosts and the configured base URL.
+    pub fn csp_connect_sources(&self) -> Vec<String> {
+        let mut sources: Vec<String> = STREAM_HOSTS.iter().map(|s| s.to_string()).collect();
+        let origin = self.base_url.origin().ascii_serialization();
+        let ws = origin
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        for s in [origin, ws] {
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
+        sources
+    }
+
+    /// Counts a token request for this person; `Err(wait)` when they are over the limit.
+    pub fn check_token_rate(&self, user_id: &str) -> Result<(), Duration> {
+        self.token_limiter.try_hit(user_id)
+    }
+
+    /// A user token for this person, issued now.
+    pub fn user_token(&self, user_id: &str, now: i64) -> UserToken {
+        self.signer.user_token(user_id, now)
+    }
+
+    /// Makes sure Stream has this person's current name and picture: upserts them the first
+    /// time, and again when they changed. Costs nothing on the usual path (a map look-up).
+    pub async fn sync_user(&self, user: &CurrentUser) -> Result<(), StreamError> {
+        let profile = Profile {
+            name: user.display_name.clone(),
+            image: user.image_url.clone(),
+        };
+        let fresh = {
+            let synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+            synced.get(&user.id).is_some_and(|s| {
+                s.profile == profile && (s.ok || s.at.elapsed() < UPSERT_RETRY_AFTER)
+            })
+        };
+        if fresh {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .upsert_user(client::UserRequest {
+                id: &user.id,
+                name: &profile.name,
+                image: profile.image.as_deref(),
+            })
+            .await
+            .map(|_| ());
+        if let Err(e) = &result {
+            tracing::warn!(user = %user.id, error = %e, "Failed to upsert the user to Stream");
+        }
+        self.synced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                user.id.clone(),
+                Synced {
+                    profile,
+                    ok: result.is_ok(),
+                    at: Instant::now(),
+                },
+            );
+        result
+    }
+
+    /// Creates the meeting's call on Stream (`default:{id}`), owned by its host.
+    pub async fn create_call(
+        &self,
+        meeting: &Meeting,
+        owner: &CurrentUser,
+    ) -> Result<(), StreamError> {
+        // Stream refuses a call created by a user it does not know.
+        self.sync_user(owner).await?;
+        let request = GetOrCreateCallRequest {
+            data: CallRequest {
+                created_by_id: &owner.id,
+                starts_at: crate::time::iso(meeting.starts_at),
+                custom: CallCustom {
+                    description: &meeting.description,
+                },
+            },
+        };
+        let answer = self
+            .client
+            .get_or_create_call(&meeting.id, &request)
+            .await?;
+        tracing::info!(meeting = %meeting.id, created = answer.created, "Stream call ready");
+        Ok(())
+    }
+
+    /// Ends the meeting's call for everyone in it.
+    pub async fn end_call(&self, meeting_id: &str) -> Result<(), StreamError> {
+        self.client.mark_ended(meeting_id).await.map(|_| ())
+    }
+
+    /// The recordings Stream holds of a meeting.
+    pub async fn list_recordings(
+        &self,
+        meeting_id: &str,
+    ) -> Result<Vec<CallRecording>, StreamError> {
+        Ok(self.client.list_recordings(meeting_id).await?.recordings)
+    }
+
+    /// Whether a webhook's `X-Signature` is ours, over the bytes Stream signed.
+    pub fn verify_webhook(&self, signed_bytes: &[u8], signature: &str) -> bool {
+        self.signer.verify_body(signed_bytes, signature)
+    }
+}
