@@ -1,6 +1,7 @@
 //! Builds the application from settings: database, session key, middleware, routes.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -18,6 +19,8 @@ use crate::config::Settings;
 use crate::errors::{self, AppError};
 use crate::routes::{self, paths};
 use crate::security::{self, SecurityPolicy};
+use crate::video::Media;
+use crate::video::stream::StreamMedia;
 use crate::{assets, db};
 
 /// Name of the encrypted session cookie (built-in accounts).
@@ -40,12 +43,6 @@ impl Application {
                 "CLERK_PUBLISHABLE_KEY is set ({}…), but Clerk identity is not part of this \
                  build yet; unset CLERK_PUBLISHABLE_KEY and CLERK_SECRET_KEY to use built-in accounts",
                 clerk.publishable_key.chars().take(8).collect::<String>()
-            );
-        }
-        if settings.stream.is_some() {
-            anyhow::bail!(
-                "STREAM_API_KEY is set, but Stream media is not part of this build yet; unset \
-                 STREAM_API_KEY and STREAM_SECRET_KEY to use the built-in mesh"
             );
         }
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
@@ -72,7 +69,17 @@ impl Application {
             settings.identity_mode(),
             settings.media_mode(),
         );
-        let server = run(listener, pool, key, settings)?;
+        let media = match &settings.stream {
+            Some(stream) => Media::Stream(Arc::new(
+                StreamMedia::new(stream).context("Failed to set up the Stream client")?,
+            )),
+            None => Media::Mesh(crate::video::mesh::Hub::new(
+                pool.clone(),
+                settings.ice_servers.clone(),
+                settings.mesh_max_participants,
+            )),
+        };
+        let server = run(listener, pool, key, media, settings)?;
         Ok(Self { port, server })
     }
 
@@ -100,21 +107,21 @@ fn run(
     listener: TcpListener,
     pool: db::Pool,
     key: Key,
+    media: Media,
     settings: Settings,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
     let identity = web::Data::new(Identity::Local);
-    let policy = web::Data::new(SecurityPolicy::new(settings.origin(), &[], &[]));
+    // Stream's hosts are allowed only when Stream carries the media.
+    let connect = media.csp_connect_sources();
+    let connect: Vec<&str> = connect.iter().map(String::as_str).collect();
+    let policy = web::Data::new(SecurityPolicy::new(settings.origin(), &[], &connect));
     let limits = web::Data::new(AuthLimits::default());
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
     });
     let secure = settings.is_https();
-    let media = web::Data::new(crate::video::Media::Mesh(crate::video::mesh::Hub::new(
-        pool.get_ref().clone(),
-        settings.ice_servers.clone(),
-        settings.mesh_max_participants,
-    )));
+    let media = web::Data::new(media);
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {
@@ -161,6 +168,11 @@ fn run(
             .route(paths::SIGN_UP, web::get().to(auth::local::sign_up_page))
             .route(paths::SIGN_UP, web::post().to(auth::local::sign_up))
             .route(paths::SIGN_OUT, web::post().to(auth::local::sign_out))
+            // Server to server: authenticated by its signature, not by a session.
+            .route(
+                paths::STREAM_WEBHOOK,
+                web::post().to(routes::webhooks::stream),
+            )
             .service(
                 web::scope("")
                     .wrap(from_fn(auth::require_user))

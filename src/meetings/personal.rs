@@ -82,17 +82,17 @@ pub async fn find(pool: &Pool, room_id: &str) -> Result<Option<PersonalRoom>, sq
 }
 
 /// The room's open session, opening a new one if none is (the room is reusable: after the
-/// host ends it, the next visit starts afresh).
+/// host ends it, the next visit starts afresh). The flag is true when this call opened it.
 pub async fn open_session(
     pool: &Pool,
     room: &PersonalRoom,
     topic: &str,
-) -> Result<Meeting, sqlx::Error> {
+) -> Result<(Meeting, bool), sqlx::Error> {
     if let Some(id) = &room.meeting_id
         && let Some(m) = store::find(pool, id).await?
         && m.ended_at.is_none()
     {
-        return Ok(m);
+        return Ok((m, false));
     }
     let now = crate::time::now();
     let meeting = Meeting {
@@ -121,16 +121,17 @@ pub async fn open_session(
         == 1;
     if claimed {
         tx.commit().await?;
-        return Ok(meeting);
+        return Ok((meeting, true));
     }
     tx.rollback().await?;
     let current = find(pool, &room.room_id)
         .await?
         .and_then(|r| r.meeting_id)
         .ok_or_else(|| sqlx::Error::Protocol("personal room has no session".into()))?;
-    store::find(pool, &current)
+    let meeting = store::find(pool, &current)
         .await?
-        .ok_or_else(|| sqlx::Error::Protocol("personal room session vanished".into()))
+        .ok_or_else(|| sqlx::Error::Protocol("personal room session vanished".into()))?;
+    Ok((meeting, false))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::meetings::link::{LinkError, MeetingLink};
 use crate::meetings::schedule::{self, ScheduleErrors};
 use crate::meetings::{Meeting, MeetingKind, ics, personal, store};
 use crate::time;
+use crate::video::Media;
 
 /// Public links to meetings, built from `BASE_URL`.
 pub fn meeting_link(settings: &Settings, id: &str) -> String {
@@ -89,11 +90,34 @@ pub struct InstantForm {
     description: String,
 }
 
+/// What a person is told when the media provider would not create the meeting's call.
+const CREATE_FAILED: &str = "Failed to create Meeting: the video service could not be reached. \
+     Please try again.";
+
+/// Tells the media provider about a meeting just stored; if it refuses, the meeting is removed
+/// again so no half-made meeting stays in the lists.
+async fn announce_meeting(
+    pool: &Pool,
+    media: &Media,
+    meeting: &Meeting,
+    owner: &CurrentUser,
+) -> Result<(), ()> {
+    let Err(error) = media.meeting_created(meeting, owner).await else {
+        return Ok(());
+    };
+    tracing::error!(meeting = %meeting.id, error = ?error, "the media provider refused the meeting; removing it");
+    if let Err(e) = store::delete_unused(pool, &meeting.id).await {
+        tracing::error!(meeting = %meeting.id, error = ?e, "Failed to remove the half-made meeting");
+    }
+    Err(())
+}
+
 /// `POST /meetings/instant`: creates a meeting that starts now and goes straight to it.
 pub async fn create_instant(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<Pool>,
+    media: web::Data<Media>,
     form: web::Form<InstantForm>,
 ) -> Result<HttpResponse, AppError> {
     let description = match schedule::clean_description(&form.description) {
@@ -123,6 +147,27 @@ pub async fn create_instant(
         now,
     )
     .await?;
+    if announce_meeting(&pool, &media, &meeting, &user)
+        .await
+        .is_err()
+    {
+        let is_htmx = htmx::is_htmx(req.headers());
+        let modal = InstantModal {
+            description: form.description.clone(),
+            shell: Shell::new(user, paths::HOME),
+            error: Some(CREATE_FAILED.into()),
+        };
+        let rendered = if is_htmx {
+            modal.as_form().render()
+        } else {
+            modal.render()
+        };
+        let mut res = html_with_status(StatusCode::SERVICE_UNAVAILABLE, rendered)?;
+        if is_htmx {
+            add_toast(&mut res, "Failed to create Meeting");
+        }
+        return Ok(res);
+    }
     tracing::info!(meeting = %meeting.id, owner = %user.id, "instant meeting created");
     Ok(redirect(&req, &format!("/meeting/{}", meeting.id)))
 }
@@ -136,6 +181,8 @@ struct ScheduleModal {
     description: String,
     when: String,
     errors: ScheduleErrors,
+    /// A problem with the whole form rather than one field.
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -153,6 +200,7 @@ pub async fn schedule_modal(req: HttpRequest, user: CurrentUser) -> Result<HttpR
         description: String::new(),
         when: String::new(),
         errors: ScheduleErrors::default(),
+        error: None,
     };
     if htmx::is_htmx(req.headers()) {
         super::html(modal.as_modal().render())
@@ -177,6 +225,7 @@ pub async fn schedule(
     user: CurrentUser,
     pool: web::Data<Pool>,
     settings: web::Data<Settings>,
+    media: web::Data<Media>,
     form: web::Form<ScheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     let now = time::now();
@@ -200,6 +249,7 @@ pub async fn schedule(
                 description: form.description.clone(),
                 when: form.starts_at.clone(),
                 errors,
+                error: None,
             };
             let rendered = if is_htmx {
                 modal.as_form().render()
@@ -222,6 +272,29 @@ pub async fn schedule(
         now,
     )
     .await?;
+    if announce_meeting(&pool, &media, &meeting, &user)
+        .await
+        .is_err()
+    {
+        let is_htmx = htmx::is_htmx(req.headers());
+        let modal = ScheduleModal {
+            shell: Shell::new(user, paths::HOME),
+            description: form.description.clone(),
+            when: form.starts_at.clone(),
+            errors: ScheduleErrors::default(),
+            error: Some(CREATE_FAILED.into()),
+        };
+        let rendered = if is_htmx {
+            modal.as_form().render()
+        } else {
+            modal.render()
+        };
+        let mut res = html_with_status(StatusCode::SERVICE_UNAVAILABLE, rendered)?;
+        if is_htmx {
+            add_toast(&mut res, "Failed to create Meeting");
+        }
+        return Ok(res);
+    }
     tracing::info!(meeting = %meeting.id, owner = %user.id, "meeting scheduled");
     let link = meeting_link(&settings, &meeting.id);
     let modal = ScheduledModal {
@@ -357,12 +430,19 @@ pub async fn end(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<Pool>,
-    media: web::Data<crate::video::Media>,
+    media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = meeting_id(&path)?;
+    // Ours first (the owner check is here): ending twice is harmless, so if the provider
+    // cannot be told, the host's retry does both again.
     let meeting = store::end(&pool, &id, &user.id, time::now()).await?;
-    media.meeting_ended(&meeting.id).await;
+    media.meeting_ended(&meeting.id).await.map_err(|e| {
+        tracing::error!(meeting = %meeting.id, error = ?e, "Failed to end the call on the media provider");
+        AppError::Unavailable(
+            "The video service could not be told to end the call. Please try again.".into(),
+        )
+    })?;
     tracing::info!(meeting = %meeting.id, "meeting ended by its host");
     let wants_json = req
         .headers()
@@ -441,7 +521,7 @@ pub async fn meeting_page(
     user: CurrentUser,
     pool: web::Data<Pool>,
     settings: web::Data<Settings>,
-    media: web::Data<crate::video::Media>,
+    media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let raw = path.into_inner();
@@ -450,17 +530,23 @@ pub async fn meeting_page(
         Ok(MeetingLink::Meeting(id)) => (store::find(&pool, &id).await?, None),
         Ok(MeetingLink::PersonalRoom(room_id)) => match personal::find(&pool, &room_id).await? {
             Some(room) => {
-                let owner = crate::auth::accounts::find_by_id(&pool, &room.account_id).await?;
-                let topic = format!(
-                    "{}'s Meeting Room",
-                    owner
-                        .map(|o| o.display_name)
-                        .unwrap_or_else(|| "Someone".into())
-                );
-                (
-                    Some(personal::open_session(&pool, &room, &topic).await?),
-                    Some(room.room_id),
-                )
+                let owner = crate::auth::accounts::find_by_id(&pool, &room.account_id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound("No meeting room has that ID.".into()))?;
+                let topic = format!("{}'s Meeting Room", owner.display_name);
+                let (session, opened) = personal::open_session(&pool, &room, &topic).await?;
+                if opened
+                    && announce_meeting(&pool, &media, &session, &owner)
+                        .await
+                        .is_err()
+                {
+                    return Err(AppError::Unavailable(
+                        "The video service could not be reached, so the meeting room could not \
+                         be opened. Please try again."
+                            .into(),
+                    ));
+                }
+                (Some(session), Some(room.room_id))
             }
             None => (None, None),
         },

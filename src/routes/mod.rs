@@ -4,6 +4,8 @@ pub mod health;
 pub mod meetings;
 pub mod pages;
 pub mod signal;
+pub mod token;
+pub mod webhooks;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -31,6 +33,8 @@ pub mod paths {
     pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
     pub const MEETING_END: &str = "/meeting/{id}/end";
     pub const MEETING_SIGNAL: &str = "/meeting/{id}/signal";
+    pub const API_TOKEN: &str = "/api/token";
+    pub const STREAM_WEBHOOK: &str = "/webhooks/stream";
 }
 
 /// One sidebar entry.
@@ -122,5 +126,6 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::MEETING_CALENDAR, web::get().to(meetings::calendar))
         .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
         .route(paths::MEETING_END, web::post().to(meetings::end))
-        .route(paths::MEETING_SIGNAL, web::get().to(signal::signal));
+        .route(paths::MEETING_SIGNAL, web::get().to(signal::signal))
+        .route(paths::API_TOKEN, web::get().to(token::token));
 }
