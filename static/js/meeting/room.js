@@ -1,5 +1,7 @@
 // The meeting room: setup screen, call UI and controls. Media travels through an adapter
-// (mesh.js today) chosen by the server in data-adapter; this file never touches signalling.
+// (mesh.js or stream.js) chosen by the server in data-adapter; this file never touches
+// signalling. Adapters may offer optional hooks (bindVideo, setAudioOutput, statsRows; see the
+// top of stream.js) that this file uses when they are there.
 
 import { SpeakerDetector } from "./levels.js";
 import { canShareScreen, deviceReason, errorKind, listDevices, openTrack, stopStream } from "./media.js";
@@ -98,6 +100,7 @@ function enterCall() {
   people.set("local", me);
   stage.add(me);
   stage.setSinkId(setup.prefs.speaker);
+  adapter.setAudioOutput?.(setup.prefs.speaker);
   showLocalVideo();
   detector.track("local", local.stream);
   detector.start();
@@ -114,6 +117,7 @@ function listen(a) {
     const person = { ...participant, key: participant.id, local: false };
     people.set(person.key, person);
     stage.add(person);
+    a.bindVideo?.(person.key, stage.videoOf(person.key));
     if (!reconnecting && people.has("local")) announce(`${person.name} joined`);
     refresh();
   });
@@ -140,6 +144,8 @@ function listen(a) {
     stage.setStream(id, stream);
     detector.track(id, stream);
   });
+  // Adapters that draw remote video themselves (bindVideo) still hand over audio for the meter.
+  on("audio", ({ id, stream }) => detector.track(id, stream));
   on("reaction", ({ id, emoji }) => {
     stage.react(id, emoji);
     announce(`${people.get(id)?.name ?? "Someone"} reacted ${emoji}`);
@@ -195,7 +201,11 @@ function failed({ code, message }) {
   teardown();
   if (code === "ended") return showEnded();
   const full = code === "room_full";
-  $("call-error-title").textContent = full ? "This meeting is full" : "Could not join the meeting";
+  $("call-error-title").textContent = full
+    ? "This meeting is full"
+    : code === "unreachable"
+      ? "Cannot reach the video service"
+      : "Could not join the meeting";
   $("call-error-message").textContent = full
     ? `This meeting is full (${config.maxParticipants} people). Try again later.`
     : message || "Something went wrong.";
@@ -448,6 +458,7 @@ function start() {
   });
   stats = new StatsPanel({
     source: () => adapter?.peerConnections(),
+    rows: () => adapter?.statsRows?.() ?? null,
     nameOf: (id) => people.get(id)?.name ?? "Participant",
   });
   controls = bindControls({

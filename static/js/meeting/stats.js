@@ -1,11 +1,16 @@
 // Call stats: per remote participant, from each peer connection's getStats() every 2 s, and
-// only while the panel is open (getStats is not free).
+// only while the panel is open (getStats is not free). An adapter without peer connections of
+// its own (Stream) hands over ready rows instead.
 
 const REFRESH_MS = 2000;
 
 export class StatsPanel {
-  /** `source()` → Map peerId → RTCPeerConnection; `nameOf(peerId)` → display name. */
-  constructor({ source, nameOf }) {
+  /**
+   * `source()` → Map peerId → RTCPeerConnection; `nameOf(peerId)` → display name; `rows()` →
+   * ready rows ({name, rtt, up, down, resolution, loss}) or null to measure `source()`.
+   */
+  constructor({ source, nameOf, rows = () => null }) {
+    this.rows = rows;
     this.panel = document.getElementById("stats");
     this.body = document.getElementById("stats-body");
     this.empty = document.getElementById("stats-empty");
@@ -33,6 +38,12 @@ export class StatsPanel {
   }
 
   async refresh() {
+    const ready = this.rows();
+    if (ready) {
+      this.body.replaceChildren(...ready.map(row));
+      this.empty.hidden = ready.length > 0;
+      return;
+    }
     const connections = [...(this.source()?.entries() ?? [])];
     const rows = await Promise.all(connections.map(([id, pc]) => this.measure(id, pc).catch(() => null)));
     if (!this.open) return;

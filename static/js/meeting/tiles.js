@@ -99,6 +99,11 @@ export class Stage {
     for (const key of [...this.tiles.keys()]) this.remove(key);
   }
 
+  /** The <video> of a tile, for adapters that bind remote video themselves. */
+  videoOf(key) {
+    return this.tiles.get(key)?.querySelector("video") ?? null;
+  }
+
   setStream(key, stream) {
     const video = this.tiles.get(key)?.querySelector("video");
     if (!video || video.srcObject === stream) return;

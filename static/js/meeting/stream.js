@@ -1,0 +1,473 @@
+// The Stream Video adapter: the surface mesh.js documents at its top, on Stream's SFU through
+// the vendored @stream-io/video-client bundle (static/vendor/stream/, served from our origin).
+// The server hands out one-hour user tokens at GET /api/token and keeps calls in step with
+// meetings (created, ended); this file never sees the API secret.
+//
+// room.js keeps owning the camera, microphone and screen: the tracks it hands over are
+// published with call.publish(), so the device pickers, "join with mic and camera off" and the
+// screen picker work as in the mesh. Stream's own device managers stay disabled.
+//
+// Beyond mesh.js's surface, hooks room.js uses when an adapter has them:
+//   bindVideo(id, videoElement)  Stream drives a remote tile's <video> (call.bindVideoElement)
+//   setAudioOutput(sinkId)       remote audio plays on the chosen speaker
+//   statsRows()                  call stats rows from callStatsReport$ (no peer connections)
+// and one more event: audio {id, stream}, a remote participant's audio for the speaker meter.
+
+const root = document.getElementById("meeting-room");
+const CALL_TYPE = "default";
+// Connecting (token, coordinator WebSocket) and joining (SFU) each get this long before the
+// page says the video service cannot be reached, instead of spinning forever.
+const CONNECT_TIMEOUT_MS = 12000;
+const JOIN_TIMEOUT_MS = 15000;
+const HAND_EVENT = "yoom.hand";
+const UNREACHABLE = "Cannot reach the video service. Check your connection, then retry.";
+
+function joinError(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+function withTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(joinError("unreachable", UNREACHABLE)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+let sdkPromise = null;
+function loadSdk() {
+  // The hashed URL from the page is cached for good; the plain path is the fallback.
+  const url = root?.dataset.streamBundle || "/static/vendor/stream/stream-video-client.js";
+  sdkPromise ??= import(url).catch((e) => {
+    sdkPromise = null;
+    throw e;
+  });
+  return sdkPromise;
+}
+
+// A screen track is told apart from a camera by what the browser says about its source
+// (room.js also marks it with contentHint "detail").
+function isScreen(track) {
+  return !!track && (track.contentHint === "detail" || !!track.getSettings?.().displaySurface);
+}
+
+export class StreamAdapter extends EventTarget {
+  constructor({ meetingId, self }) {
+    super();
+    this.meetingId = meetingId;
+    this.self = self;
+    this.apiKey = root?.dataset.streamApiKey ?? "";
+    this.baseUrl = root?.dataset.streamUrl || undefined;
+    this.client = null;
+    this.call = null;
+    this.sdk = null;
+    this.phase = "idle"; // idle | joining | joined | reconnecting | closed
+    this.tracks = { audio: null, video: null };
+    this.state = { audio: false, video: false, screen: false, hand: false };
+    this.published = { audio: null, video: null, screen: null }; // track published per type
+    this.publishing = Promise.resolve();
+    this.remote = new Map(); // sessionId → participant info
+    this.hands = new Map(); // userId → raised
+    this.videos = new Map(); // sessionId → {element, type, unbind}
+    this.audios = new Map(); // sessionId → {elements, unbinds}
+    this.audioStreams = new Map(); // sessionId → the MediaStream last announced
+    this.subscriptions = [];
+    this.offs = [];
+    this.statRows = [];
+    this.lastReport = null;
+    this.tokenError = null;
+    this.sinkId = "";
+  }
+
+  get selfId() {
+    return this.call?.state.localParticipant?.sessionId ?? null;
+  }
+
+  /** Stream routes media through its SFU: there are no peer connections of ours to show. */
+  peerConnections() {
+    return new Map();
+  }
+
+  // ---- Joining ----------------------------------------------------------------------------
+
+  async fetchToken() {
+    let res;
+    try {
+      res = await fetch("/api/token", { cache: "no-store", headers: { Accept: "application/json" } });
+    } catch {
+      throw (this.tokenError = joinError("unreachable", "Cannot reach Yoom. Check your connection, then retry."));
+    }
+    if (res.status === 401) {
+      throw (this.tokenError = joinError("signed_out", "You were signed out. Sign in again, then rejoin."));
+    }
+    const body = await res.json().catch(() => null);
+    if (!res.ok || typeof body?.token !== "string") {
+      throw (this.tokenError = joinError(
+        "token_failed",
+        body?.error?.message || "Could not get a video token from Yoom. Try again.",
+      ));
+    }
+    this.tokenError = null;
+    return body.token;
+  }
+
+  async join({ stream = null, audio = false, video = false } = {}) {
+    this.tracks.audio = stream?.getAudioTracks()[0] ?? null;
+    this.tracks.video = stream?.getVideoTracks()[0] ?? null;
+    Object.assign(this.state, { audio, video });
+    this.phase = "joining";
+    try {
+      this.sdk = await loadSdk().catch(() => {
+        throw joinError("load_failed", "Could not load the video client. Check your connection and try again.");
+      });
+      const { StreamVideoClient } = this.sdk;
+      this.client = new StreamVideoClient({
+        apiKey: this.apiKey,
+        options: {
+          baseURL: this.baseUrl,
+          logLevel: "warn",
+          // One attempt per join: the Retry button is ours, and each attempt would fetch
+          // another token.
+          maxConnectUserRetries: 1,
+          defaultWsTimeout: CONNECT_TIMEOUT_MS - 2000,
+          devicePersistence: { enabled: false },
+        },
+      });
+      const user = { id: this.self.id, name: this.self.name };
+      if (this.self.image) user.image = this.self.image;
+      await withTimeout(this.client.connectUser(user, () => this.fetchToken()), CONNECT_TIMEOUT_MS);
+      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      this.call = this.client.call(CALL_TYPE, this.meetingId);
+      // room.js publishes its own tracks: Stream must not open the devices on its own.
+      await Promise.all([this.call.camera.disable(), this.call.microphone.disable()]).catch(() => {});
+      this.listen();
+      await withTimeout(this.call.join({ create: true }), JOIN_TIMEOUT_MS);
+      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      this.phase = "joined";
+      this.sync();
+      this.syncParticipants(this.call.state.participants);
+      return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
+    } catch (error) {
+      const reason = this.tokenError ?? (error?.code && error.code !== "closed" ? error : null);
+      if (!reason) console.warn("stream: join failed", error);
+      this.close();
+      throw reason ?? joinError("unreachable", UNREACHABLE);
+    }
+  }
+
+  ownerId() {
+    return this.call?.state.createdBy?.id ?? null;
+  }
+
+  listen() {
+    const call = this.call;
+    const { CallingState } = this.sdk;
+    const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
+    sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
+    sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
+    let wasJoined = false;
+    sub(call.state.callingState$, (state) => {
+      if (this.phase === "closed") return;
+      if (state === CallingState.JOINED) {
+        if (this.phase === "reconnecting") {
+          // A rejoin or SFU migration starts a new publisher: publish everything again.
+          this.published = { audio: null, video: null, screen: null };
+          this.phase = "joined";
+          this.sync();
+          if (this.state.hand) this.sendHand(true);
+          this.emit("connection", { state: "connected" });
+        }
+        wasJoined = true;
+      } else if ([CallingState.RECONNECTING, CallingState.MIGRATING, CallingState.OFFLINE].includes(state)) {
+        if (wasJoined && this.phase === "joined") {
+          this.phase = "reconnecting";
+          this.emit("connection", { state: "reconnecting" });
+        }
+      } else if (state === CallingState.RECONNECTING_FAILED) {
+        this.fail("connection_lost", "Lost the connection to the video service.");
+      }
+    });
+    const on = (type, fn) => this.offs.push(call.on(type, fn));
+    on("call.ended", () => {
+      if (this.phase === "closed") return;
+      this.close();
+      this.emit("ended", {});
+    });
+    on("call.reaction_new", (e) => {
+      const emoji = e.reaction?.custom?.emoji ?? e.reaction?.emoji_code;
+      const id = this.sessionOf(e.reaction?.user?.id);
+      if (emoji && id) this.emit("reaction", { id, emoji });
+    });
+    on("custom", (e) => {
+      if (e.custom?.type !== HAND_EVENT || !e.user?.id) return;
+      this.hands.set(e.user.id, !!e.custom.raised);
+      this.syncParticipants(call.state.participants);
+    });
+  }
+
+  /** The remote session of a user (the first, if they joined twice). */
+  sessionOf(userId) {
+    if (!userId) return null;
+    for (const [id, info] of this.remote) if (info.userId === userId) return id;
+    return null;
+  }
+
+  // ---- Participants -----------------------------------------------------------------------
+
+  describe(p) {
+    const { hasAudio, hasVideo, hasScreenShare } = this.sdk;
+    return {
+      id: p.sessionId,
+      userId: p.userId,
+      name: p.name || p.userId || "Participant",
+      image: p.image || null,
+      audio: hasAudio(p),
+      video: hasVideo(p),
+      screen: hasScreenShare(p),
+      hand: !!this.hands.get(p.userId),
+      owner: !!p.userId && p.userId === this.ownerId(),
+    };
+  }
+
+  syncParticipants(list) {
+    const seen = new Set();
+    for (const p of list) {
+      if (p.isLocalParticipant) continue;
+      seen.add(p.sessionId);
+      const info = this.describe(p);
+      const before = this.remote.get(info.id);
+      this.remote.set(info.id, info);
+      if (!before) {
+        this.bindAudio(info.id);
+        this.emit("participant-joined", { participant: { ...info } });
+        // Hands raised before someone arrived are news to them.
+        if (this.state.hand) this.sendHand(true);
+      } else if (["name", "image", "audio", "video", "screen", "hand", "owner"].some((k) => before[k] !== info[k])) {
+        if (before.screen !== info.screen) this.rebindVideo(info.id);
+        this.emit("participant-updated", { participant: { ...info } });
+      }
+      const audioStream = p.audioStream ?? null;
+      if (this.audioStreams.get(info.id) !== audioStream) {
+        this.audioStreams.set(info.id, audioStream);
+        this.emit("audio", { id: info.id, stream: audioStream });
+      }
+    }
+    for (const id of [...this.remote.keys()]) {
+      if (seen.has(id)) continue;
+      this.remote.delete(id);
+      this.audioStreams.delete(id);
+      this.unbind(id);
+      this.emit("participant-left", { id });
+    }
+  }
+
+  /** Lets Stream drive a remote tile's video (it subscribes only to what is shown). */
+  bindVideo(id, element) {
+    if (!this.call || !element) return;
+    this.videos.get(id)?.unbind?.();
+    this.videos.set(id, { element, type: null, unbind: null });
+    this.rebindVideo(id);
+  }
+
+  rebindVideo(id) {
+    const entry = this.videos.get(id);
+    if (!entry || !this.call) return;
+    const type = this.remote.get(id)?.screen ? "screenShareTrack" : "videoTrack";
+    if (entry.type === type && entry.unbind) return;
+    entry.unbind?.();
+    entry.type = type;
+    entry.unbind = this.call.bindVideoElement(entry.element, id, type) ?? null;
+  }
+
+  bindAudio(id) {
+    if (!this.call || this.audios.has(id)) return;
+    let box = document.getElementById("stream-audio");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "stream-audio";
+      box.hidden = true;
+      document.body.append(box);
+    }
+    const entry = { elements: [], unbinds: [] };
+    for (const type of ["audioTrack", "screenShareAudioTrack"]) {
+      const audio = document.createElement("audio");
+      audio.autoplay = true;
+      if (this.sinkId) audio.setSinkId?.(this.sinkId).catch(() => {});
+      box.append(audio);
+      entry.elements.push(audio);
+      const unbind = this.call.bindAudioElement(audio, id, type);
+      if (unbind) entry.unbinds.push(unbind);
+    }
+    this.audios.set(id, entry);
+  }
+
+  unbind(id) {
+    this.videos.get(id)?.unbind?.();
+    this.videos.delete(id);
+    const audio = this.audios.get(id);
+    audio?.unbinds.forEach((u) => u());
+    audio?.elements.forEach((el) => {
+      el.srcObject = null;
+      el.remove();
+    });
+    this.audios.delete(id);
+  }
+
+  setAudioOutput(sinkId) {
+    this.sinkId = sinkId || "";
+    for (const { elements } of this.audios.values()) {
+      for (const el of elements) el.setSinkId?.(this.sinkId).catch(() => {});
+    }
+  }
+
+  // ---- Publishing -------------------------------------------------------------------------
+
+  /** Publishes what should be published and stops what should not, one change at a time. */
+  sync() {
+    this.publishing = this.publishing.then(() => this.reconcile()).catch((e) => console.warn("stream: publish", e));
+    return this.publishing;
+  }
+
+  async reconcile() {
+    if (this.phase !== "joined" || !this.call) return;
+    const { TrackType } = this.sdk.SfuModels;
+    const video = this.tracks.video;
+    const want = {
+      audio: this.state.audio && this.tracks.audio?.readyState === "live" ? this.tracks.audio : null,
+      video: !isScreen(video) && this.state.video && video?.readyState === "live" ? video : null,
+      screen: isScreen(video) && video.readyState === "live" ? video : null,
+    };
+    const types = { audio: TrackType.AUDIO, video: TrackType.VIDEO, screen: TrackType.SCREEN_SHARE };
+    for (const kind of ["audio", "video", "screen"]) {
+      if (want[kind] === this.published[kind]) continue;
+      if (want[kind]) {
+        // Stream publishes a clone: our own track stays ours to stop.
+        await this.call.publish(new MediaStream([want[kind]]), types[kind]);
+      } else {
+        await this.call.stopPublish(types[kind]);
+      }
+      this.published[kind] = want[kind];
+    }
+  }
+
+  setMediaState({ audio, video, screen = false }) {
+    Object.assign(this.state, { audio: !!audio, video: !!video, screen: !!screen });
+    this.sync();
+  }
+
+  replaceVideoTrack(track) {
+    this.tracks.video = track ?? null;
+    return this.sync();
+  }
+
+  replaceAudioTrack(track) {
+    this.tracks.audio = track ?? null;
+    // A fresh microphone track comes with the microphone turned on.
+    if (track) this.state.audio = true;
+    return this.sync();
+  }
+
+  // ---- Reactions and hands ----------------------------------------------------------------
+
+  sendReaction(emoji) {
+    this.call?.sendReaction({ type: "reaction", emoji_code: emoji, custom: { emoji } }).catch((e) => console.warn("stream: reaction", e));
+  }
+
+  sendHand(raised) {
+    this.call?.sendCustomEvent({ type: HAND_EVENT, raised }).catch((e) => console.warn("stream: hand", e));
+  }
+
+  setHandRaised(raised) {
+    this.state.hand = !!raised;
+    this.sendHand(this.state.hand);
+  }
+
+  // ---- Stats ------------------------------------------------------------------------------
+
+  readStats(report) {
+    const before = this.lastReport;
+    this.lastReport = report;
+    const seconds = before && report.timestamp > before.timestamp ? (report.timestamp - before.timestamp) / 1000 : 0;
+    const kbps = (now, then) => (seconds ? Math.max(0, ((now - then) * 8) / 1000 / seconds) : null);
+    const pub = report.publisherStats;
+    const sub = report.subscriberStats;
+    const audio = report.subscriberAudioStats;
+    const size = (s) => (s?.highestFrameWidth ? `${s.highestFrameWidth}×${s.highestFrameHeight}` : null);
+    const received = (audio?.totalPacketsReceived ?? 0) + (audio?.totalPacketsLost ?? 0);
+    const where = report.datacenter ? ` (${report.datacenter})` : "";
+    this.statRows = [
+      {
+        name: `Sending to Stream${where}`,
+        rtt: pub?.averageRoundTripTimeInMs || null,
+        up: pub && before ? kbps(pub.totalBytesSent, before.publisherStats?.totalBytesSent ?? 0) : null,
+        down: null,
+        resolution: size(pub),
+        loss: null,
+      },
+      {
+        name: `Receiving from Stream${where}`,
+        rtt: sub?.averageRoundTripTimeInMs || null,
+        up: null,
+        down: sub && before ? kbps(sub.totalBytesReceived, before.subscriberStats?.totalBytesReceived ?? 0) : null,
+        resolution: size(sub),
+        loss: received > 0 ? (100 * audio.totalPacketsLost) / received : null,
+      },
+    ];
+  }
+
+  /** Rows for the stats panel: what we send to Stream's SFU and what we receive from it. */
+  statsRows() {
+    return this.phase === "joined" || this.phase === "reconnecting" ? this.statRows : [];
+  }
+
+  // ---- Leaving ----------------------------------------------------------------------------
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  fail(code, message) {
+    this.close();
+    this.emit("error", { code, message });
+  }
+
+  leave() {
+    this.close();
+  }
+
+  close() {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    this.subscriptions.forEach((s) => s.unsubscribe());
+    this.subscriptions = [];
+    this.offs.forEach((off) => off?.());
+    this.offs = [];
+    for (const id of [...this.remote.keys()]) {
+      this.unbind(id);
+      this.emit("participant-left", { id });
+    }
+    this.remote.clear();
+    this.audioStreams.clear();
+    document.getElementById("stream-audio")?.remove();
+    const call = this.call;
+    const client = this.client;
+    this.call = null;
+    this.client = null;
+    // Leave the call, then close the coordinator connection; both in the background (the
+    // page may be going away), and each may fail if it never connected.
+    (async () => {
+      try {
+        await call?.leave();
+      } catch {
+        // Never joined, or already left.
+      }
+      try {
+        await client?.disconnectUser();
+      } catch {
+        // Never connected.
+      }
+    })();
+  }
+}
+
+export default StreamAdapter;
