@@ -9,3 +9,5 @@ mod personal_room;
 mod security;
 mod shell;
 mod signal;
+mod stream;
+mod stream_mock;
