@@ -20,7 +20,7 @@ const CALL_TYPE = "default";
 const CONNECT_TIMEOUT_MS = 12000;
 const JOIN_TIMEOUT_MS = 15000;
 const HAND_EVENT = "yoom.hand";
-const UNREACHABLE = "Cannot reach the video service. Check your connection, then retry.";
+const UNREACHABLE = "The video service did not answer. Check your connection, then retry.";
 
 function joinError(code, message) {
   return Object.assign(new Error(message), { code });

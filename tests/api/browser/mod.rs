@@ -5,6 +5,7 @@ pub mod webdriver;
 mod accounts;
 mod call;
 mod dashboard;
+mod stream;
 
 use webdriver::Browser;
 

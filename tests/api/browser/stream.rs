@@ -1,0 +1,168 @@
+//! The Stream meeting page in headless Chromium, with `STREAM_BASE_URL` pointing at a local
+//! mock that accepts the coordinator WebSocket and then says nothing, like a video service
+//! that cannot be reached.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+use super::sign_up;
+use super::webdriver::{Browser, BrowserOptions};
+use crate::helpers::spawn_app_with;
+use crate::stream_mock::{API_KEY, MockStream};
+
+async fn call_state(browser: &Browser) -> String {
+    browser
+        .execute("return document.body.dataset.callState || ''", vec![])
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_stream_page_loads_the_bundle_from_our_origin_and_offers_a_retry_when_stream_is_unreachable()
+ {
+    let mock = MockStream::start().await;
+    let vars = mock.vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let browser = Browser::start(BrowserOptions {
+        fake_media: true,
+        ..Default::default()
+    })
+    .await;
+    sign_up(&browser, &app, "stream_sam", "Sam Stream").await;
+
+    // Start an instant meeting from Home: the server creates its call on the mock.
+    browser.goto(&app.url("/")).await;
+    browser.click_css("#card-new").await;
+    browser.wait("dialog#modal[open]").await;
+    browser.click_css("dialog#modal button[type=submit]").await;
+    let path = browser.wait_for_path(|p| p.starts_with("/meeting/")).await;
+    let meeting = path.trim_start_matches("/meeting/").to_owned();
+    assert_eq!(
+        mock.requests_to(&format!("/api/v2/video/call/default/{meeting}"))
+            .len(),
+        1
+    );
+    browser.wait("#setup #join-button").await;
+    let adapter = browser
+        .execute(
+            "return document.getElementById('meeting-room').dataset.adapter",
+            vec![],
+        )
+        .await;
+    assert_eq!(adapter, "stream");
+
+    let clicked = Instant::now();
+    browser.click_css("#join-button").await;
+
+    // The page says it cannot reach the video service, with a retry, instead of spinning.
+    loop {
+        if call_state(&browser).await == "error" {
+            break;
+        }
+        if clicked.elapsed() > Duration::from_secs(30) {
+            let console = browser.console().await;
+            panic!(
+                "still {} after 30 s; console: {console}",
+                call_state(&browser).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let waited = clicked.elapsed();
+    assert!(waited < Duration::from_secs(20), "gave up after {waited:?}");
+    browser.wait("#call-error").await;
+    browser
+        .wait_for_text("Cannot reach the video service")
+        .await;
+    browser.wait("#retry-button").await;
+    browser.snapshot("stream-unreachable").await;
+
+    // The bundle came from our own origin, and the token was fetched once.
+    let resources = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map((e) => e.name)",
+            vec![],
+        )
+        .await;
+    let names: Vec<String> = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let bundle = format!(
+        "{}/static/vendor/stream/stream-video-client.js?v=",
+        app.address
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with(&bundle)),
+        "bundle not loaded from {bundle}: {names:?}"
+    );
+    let tokens = names
+        .iter()
+        .filter(|n| n.as_str() == app.url("/api/token"))
+        .count();
+    assert_eq!(tokens, 1, "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("cdn") || n.contains("unpkg")),
+        "{names:?}"
+    );
+
+    // The client connected to the configured coordinator with our API key, as this user,
+    // with the token from /api/token.
+    let connects = mock.requests_to("/video/connect");
+    assert!(
+        !connects.is_empty(),
+        "no coordinator connection: {:?}",
+        mock.requests()
+    );
+    assert!(
+        connects[0]
+            .query
+            .split('&')
+            .any(|p| p == format!("api_key={API_KEY}")),
+        "{}",
+        connects[0].query
+    );
+    let auth: Value =
+        serde_json::from_str(mock.ws_messages().first().expect("an auth message")).unwrap();
+    let user = &auth["user_details"];
+    assert_eq!(user["name"], "Sam Stream");
+    let user_id = user["id"].as_str().unwrap();
+    let token = auth["token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["user_id"], user_id);
+    let me = browser
+        .execute(
+            "return document.getElementById('meeting-room').dataset.userId",
+            vec![],
+        )
+        .await;
+    assert_eq!(me, user_id);
+
+    // Nothing the page needed was blocked by the CSP.
+    let console = browser.console().await.to_string();
+    assert!(
+        !console.contains("Content Security Policy") && !console.contains("Refused to"),
+        "{console}"
+    );
+
+    // Retry goes back to the setup screen, ready to join again.
+    browser.click_css("#retry-button").await;
+    browser.wait("#setup #join-button").await;
+    assert_eq!(call_state(&browser).await, "setup");
+    browser.quit().await;
+}
