@@ -33,6 +33,7 @@ mesh media, data in ./data.
   STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
   STREAM_BASE_URL          default https://video.stream-io-api.com
+  STREAM_TOKEN_RATE_LIMIT  /api/token requests per person per minute (default 60)
   CLERK_PUBLISHABLE_KEY    Clerk key (alias NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY); needs
   CLERK_SECRET_KEY         its secret; together they switch identity to Clerk
   CLERK_JWT_KEY            PEM public key for networkless session verification
@@ -80,6 +81,8 @@ pub struct StreamSettings {
     pub api_key: String,
     pub secret: SecretString,
     pub base_url: Url,
+    /// `GET /api/token` requests one person may make per minute.
+    pub token_requests_per_minute: u32,
 }
 
 /// Clerk credentials; present only when both keys are set.
@@ -183,6 +186,19 @@ impl Settings {
                     &get("STREAM_BASE_URL")
                         .unwrap_or_else(|| "https://video.stream-io-api.com".into()),
                 )?,
+                token_requests_per_minute: match parse_number(
+                    "STREAM_TOKEN_RATE_LIMIT",
+                    get("STREAM_TOKEN_RATE_LIMIT"),
+                    60u32,
+                )? {
+                    0 => {
+                        return Err(ConfigError::new(
+                            "STREAM_TOKEN_RATE_LIMIT",
+                            "must be at least 1",
+                        ));
+                    }
+                    n => n,
+                },
             }),
         };
 
@@ -447,6 +463,22 @@ mod tests {
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value} gave {err}");
+        }
+    }
+
+    #[test]
+    fn the_token_rate_limit_defaults_to_sixty_and_must_be_a_positive_number() {
+        let stream = [("STREAM_API_KEY", "k"), ("STREAM_SECRET_KEY", "s")];
+        let s = settings(&stream).unwrap();
+        assert_eq!(s.stream.unwrap().token_requests_per_minute, 60);
+        for bad in ["0", "many", "-1"] {
+            let mut vars = stream.to_vec();
+            vars.push(("STREAM_TOKEN_RATE_LIMIT", bad));
+            assert_eq!(
+                settings(&vars).unwrap_err().variable,
+                "STREAM_TOKEN_RATE_LIMIT",
+                "{bad}"
+            );
         }
     }
 

@@ -552,6 +552,7 @@ async fn recordings_are_listed_with_both_date_formats() {
         api_key: API_KEY.into(),
         secret: SECRET.to_owned().into(),
         base_url: mock.url.parse().unwrap(),
+        token_requests_per_minute: 60,
     };
     let stream = yoom::video::stream::StreamMedia::new(&settings).unwrap();
     let id = "6f1c1f1e-5d0a-4d0b-9a57-1f0b1b2b3c4d";

@@ -22,9 +22,6 @@ use client::{CallCustom, CallRecording, CallRequest, GetOrCreateCallRequest, Str
 pub use client::{RetryPolicy, StreamError};
 pub use token::UserToken;
 
-/// Tokens one person may fetch per minute. The browser client asks once per page and again
-/// about once an hour; sixty leaves room for reloads and retries, not for a loop.
-pub const TOKEN_REQUESTS_PER_MINUTE: u32 = 60;
 /// A failed profile upsert is tried again after this long, not on every token request.
 const UPSERT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -77,7 +74,12 @@ impl StreamMedia {
             signer,
             client,
             synced: Mutex::new(HashMap::new()),
-            token_limiter: RateLimiter::new(TOKEN_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
+            // The browser client asks once per page and again about once an hour; the default
+            // of sixty a minute leaves room for reloads and retries, not for a loop.
+            token_limiter: RateLimiter::new(
+                settings.token_requests_per_minute,
+                Duration::from_secs(60),
+            ),
         })
     }
 
@@ -126,19 +128,21 @@ impl StreamMedia {
     /// Makes sure Stream has this person's current name and picture: upserts them the first
     /// time, and again when they changed. Costs nothing on the usual path (a map look-up).
     pub async fn sync_user(&self, user: &CurrentUser) -> Result<(), StreamError> {
-        let profile = Profile {
-            name: user.display_name.clone(),
-            image: user.image_url.clone(),
-        };
         let fresh = {
             let synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
             synced.get(&user.id).is_some_and(|s| {
-                s.profile == profile && (s.ok || s.at.elapsed() < UPSERT_RETRY_AFTER)
+                s.profile.name == user.display_name
+                    && s.profile.image == user.image_url
+                    && (s.ok || s.at.elapsed() < UPSERT_RETRY_AFTER)
             })
         };
         if fresh {
             return Ok(());
         }
+        let profile = Profile {
+            name: user.display_name.clone(),
+            image: user.image_url.clone(),
+        };
         let result = self
             .client
             .upsert_user(client::UserRequest {
@@ -206,5 +210,40 @@ impl StreamMedia {
     /// Whether a webhook's `X-Signature` is ours, over the bytes Stream signed.
     pub fn verify_webhook(&self, signed_bytes: &[u8], signature: &str) -> bool {
         self.signer.verify_body(signed_bytes, signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn media() -> StreamMedia {
+        StreamMedia::new(&StreamSettings {
+            api_key: "key123".into(),
+            secret: SecretString::from("secret456-unique"),
+            base_url: Url::parse("http://127.0.0.1:9/").unwrap(),
+            token_requests_per_minute: 60,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn debug_output_shows_neither_the_secret_nor_the_server_token() {
+        let m = media();
+        let debug = format!("{m:?}");
+        assert!(!debug.contains("secret456-unique"), "{debug}");
+        assert!(!debug.contains(&m.signer.server_token()), "{debug}");
+        assert!(debug.contains("key123"));
+    }
+
+    #[test]
+    fn the_browser_client_and_the_csp_follow_the_base_url() {
+        let m = media();
+        assert_eq!(m.coordinator_url(), "http://127.0.0.1:9/video");
+        let csp = m.csp_connect_sources();
+        assert!(csp.contains(&"http://127.0.0.1:9".to_owned()), "{csp:?}");
+        assert!(csp.contains(&"ws://127.0.0.1:9".to_owned()), "{csp:?}");
+        assert!(csp.contains(&"wss://*.stream-io-video.com".to_owned()));
     }
 }
