@@ -82,6 +82,8 @@ struct State {
     script: Mutex<Vec<(String, VecDeque<Reply>)>>,
     /// First text message on each coordinator WebSocket (the browser client's auth message).
     ws_messages: Mutex<Vec<String>>,
+    /// Answer the coordinator's auth message with `connection.ok` (else stay silent).
+    coordinator_answers: std::sync::atomic::AtomicBool,
 }
 
 /// The running mock.
@@ -150,6 +152,14 @@ impl MockStream {
         self.state.requests.lock().unwrap().clear();
     }
 
+    /// Makes the coordinator WebSocket accept the client (`connection.ok`), so the browser
+    /// client goes on to ask to join the call.
+    pub fn accept_connections(&self) {
+        self.state
+            .coordinator_answers
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn ws_messages(&self) -> Vec<String> {
         self.state.ws_messages.lock().unwrap().clone()
     }
@@ -216,6 +226,19 @@ fn success(path: &str, body: &Value) -> Reply {
 }
 
 async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
+    // The browser client calls the coordinator cross-origin, as it calls Stream: answer the
+    // preflight as Stream does (it is browser plumbing, so it is not recorded).
+    if req.method() == actix_web::http::Method::OPTIONS {
+        return HttpResponse::NoContent()
+            .insert_header(("Access-Control-Allow-Origin", "*"))
+            .insert_header((
+                "Access-Control-Allow-Methods",
+                "GET, POST, PUT, PATCH, DELETE",
+            ))
+            .insert_header(("Access-Control-Allow-Headers", "*"))
+            .insert_header(("Access-Control-Max-Age", "600"))
+            .finish();
+    }
     record(&state, &req, body.to_vec());
     let path = req.path().to_owned();
     let scripted = {
@@ -233,27 +256,51 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         tokio::time::sleep(reply.delay).await;
     }
     let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap());
+    res.insert_header(("Access-Control-Allow-Origin", "*"));
     for (k, v) in &reply.headers {
         res.insert_header((k.as_str(), v.as_str()));
     }
     res.json(reply.body)
 }
 
-/// The coordinator WebSocket: records the handshake and the client's first message (its
-/// token and user), then says nothing, like a service that cannot be reached.
+/// The coordinator WebSocket: records the handshake and the client's messages (the first is
+/// its token and user). Then it says nothing, like a service that cannot be reached, or, after
+/// [`MockStream::accept_connections`], answers `connection.ok`.
 async fn coordinator(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<State>,
 ) -> Result<HttpResponse, actix_web::Error> {
     record(&state, &req, Vec::new());
-    let (response, session, mut stream) = actix_ws::handle(&req, body)?;
+    let (response, mut session, mut stream) = actix_ws::handle(&req, body)?;
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        let _session = session; // kept open and silent
         while let Some(Ok(msg)) = stream.next().await {
             if let actix_ws::Message::Text(text) = msg {
-                state.ws_messages.lock().unwrap().push(text.to_string());
+                let first = {
+                    let mut messages = state.ws_messages.lock().unwrap();
+                    messages.push(text.to_string());
+                    messages.len() == 1
+                };
+                let answers = state
+                    .coordinator_answers
+                    .load(std::sync::atomic::Ordering::SeqCst);
+                if first && answers {
+                    let auth: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let me = json!({
+                        "id": auth["user_details"]["id"], "name": auth["user_details"]["name"],
+                        "role": "user", "created_at": "2026-01-01T00:00:00Z",
+                        "updated_at": "2026-01-01T00:00:00Z", "custom": {}, "teams": [],
+                        "devices": [], "blocked_user_ids": [], "total_unread_count": 0,
+                        "unread_channels": 0, "unread_threads": 0, "language": "",
+                        "banned": false, "online": true
+                    });
+                    let ok = json!({ "type": "connection.ok", "connection_id": "conn-1",
+                        "created_at": "2026-01-01T00:00:00Z", "me": me });
+                    if session.text(ok.to_string()).await.is_err() {
+                        break;
+                    }
+                }
             }
         }
     });

@@ -23,7 +23,16 @@ const HAND_EVENT = "yoom.hand";
 const UNREACHABLE = "The video service did not answer. Check your connection, then retry.";
 
 function joinError(code, message) {
-  return Object.assign(new Error(message), { code });
+  return Object.assign(new Error(message), { code, ours: true });
+}
+
+// Why the SDK failed, in words: an answer from Stream refusing us, or no answer at all.
+function describeFailure(error) {
+  if (typeof error?.status === "number" && error.status > 0) {
+    const said = error.response?.data?.message || error.message;
+    return joinError("join_failed", `The video service refused to let you join: ${said}`);
+  }
+  return joinError("unreachable", UNREACHABLE);
 }
 
 function withTimeout(promise, ms) {
@@ -148,10 +157,11 @@ export class StreamAdapter extends EventTarget {
       this.syncParticipants(this.call.state.participants);
       return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
     } catch (error) {
-      const reason = this.tokenError ?? (error?.code && error.code !== "closed" ? error : null);
-      if (!reason) console.warn("stream: join failed", error);
+      if (!error?.ours) console.warn("stream: join failed", error);
       this.close();
-      throw reason ?? joinError("unreachable", UNREACHABLE);
+      if (this.tokenError) throw this.tokenError;
+      if (error?.ours && error.code !== "closed") throw error;
+      throw describeFailure(error);
     }
   }
 

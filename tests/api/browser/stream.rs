@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::sign_up;
 use super::webdriver::{Browser, BrowserOptions};
 use crate::helpers::spawn_app_with;
-use crate::stream_mock::{API_KEY, MockStream};
+use crate::stream_mock::{API_KEY, MockStream, Reply};
 
 async fn call_state(browser: &Browser) -> String {
     browser
@@ -164,5 +164,91 @@ async fn the_stream_page_loads_the_bundle_from_our_origin_and_offers_a_retry_whe
     browser.click_css("#retry-button").await;
     browser.wait("#setup #join-button").await;
     assert_eq!(call_state(&browser).await, "setup");
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_call_stream_refuses_to_join_says_so_after_asking_for_the_right_call_with_the_users_token()
+ {
+    let mock = MockStream::start().await;
+    mock.accept_connections();
+    mock.script(
+        "/join",
+        vec![Reply::status(
+            403,
+            json!({ "code": 17, "message": "User 'x' is not allowed to join this call",
+                    "StatusCode": 403, "duration": "0.1ms", "unrecoverable": true }),
+        )],
+    );
+    let vars = mock.vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let browser = Browser::start(BrowserOptions {
+        fake_media: true,
+        ..Default::default()
+    })
+    .await;
+    sign_up(&browser, &app, "stream_rita", "Rita Refused").await;
+    browser.goto(&app.url("/")).await;
+    browser.click_css("#card-new").await;
+    browser.wait("dialog#modal[open]").await;
+    browser.click_css("dialog#modal button[type=submit]").await;
+    let path = browser.wait_for_path(|p| p.starts_with("/meeting/")).await;
+    let meeting = path.trim_start_matches("/meeting/").to_owned();
+    browser.wait("#setup #join-button").await;
+    browser.click_css("#join-button").await;
+
+    let start = Instant::now();
+    while call_state(&browser).await != "error" {
+        if start.elapsed() > Duration::from_secs(20) {
+            let console = browser.console().await;
+            panic!(
+                "still {} after 20 s; requests {:?}; console: {console}",
+                call_state(&browser).await,
+                mock.requests()
+                    .iter()
+                    .map(|r| r.path.clone())
+                    .collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser.wait_for_text("Could not join the meeting").await;
+    browser
+        .wait_for_text("The video service refused to let you join: User 'x' is not allowed")
+        .await;
+    browser.wait("#retry-button").await;
+
+    // The client asked Stream's coordinator to join call default:{meeting}, creating it if
+    // needed, with the user token from /api/token and our API key.
+    let joins = mock.requests_to(&format!("/video/call/default/{meeting}/join"));
+    assert_eq!(joins.len(), 1, "an unrecoverable refusal is not retried");
+    let join = &joins[0];
+    assert_eq!(join.method, "POST");
+    assert!(
+        join.query
+            .split('&')
+            .any(|p| p == format!("api_key={API_KEY}")),
+        "{}",
+        join.query
+    );
+    assert_eq!(join.header("stream-auth-type"), Some("jwt"));
+    let auth: Value = serde_json::from_str(&mock.ws_messages()[0]).unwrap();
+    assert_eq!(join.header("authorization"), auth["token"].as_str());
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(auth["token"].as_str().unwrap().split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["user_id"], auth["user_details"]["id"]);
+    assert_eq!(join.json()["create"], true);
+    let tokens = browser
+        .execute(
+            "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/token')).length",
+            vec![],
+        )
+        .await;
+    assert_eq!(tokens, 1);
     browser.quit().await;
 }
