@@ -76,6 +76,11 @@ impl Application {
         Ok(Self { port, server })
     }
 
+    /// A handle that stops the server (tests restart it to prove clients reconnect).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port

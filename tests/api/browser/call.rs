@@ -300,3 +300,60 @@ async fn joining_with_mic_and_camera_off_sends_no_media_but_still_receives() {
         b.quit().await;
     }
 }
+
+#[tokio::test]
+async fn after_a_server_restart_everyone_rejoins_without_reloading() {
+    let app = spawn_app().await;
+    let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
+    let [host, guest] = &browsers[..] else {
+        unreachable!()
+    };
+    sign_up(host, &app, "restart_host", "Rhea Host").await;
+    sign_up(guest, &app, "restart_guest", "Rory Guest").await;
+    let meeting = start_instant_meeting(host, &app).await;
+    host.click_css("#join-button").await;
+    wait_state(host, "joined").await;
+    join(guest, &app, &meeting, false).await;
+    assert_receiving(guest, 1, "guest").await;
+    // A mark that a page reload would wipe, and each side's peer id (a rejoin gets a new one).
+    let mut before = Vec::new();
+    for b in [host, guest] {
+        before.push(
+            b.execute(
+                "window.__sameDocument = true; return window.yoomCall.adapter.selfId",
+                vec![],
+            )
+            .await,
+        );
+    }
+
+    app.server.stop(false).await;
+    let port = app.port.to_string();
+    let dir = app.data_dir.path().display().to_string();
+    let _again = crate::helpers::spawn_app_with(&[("PORT", &port), ("DATA_DIR", &dir)]).await;
+
+    for ((b, who), old_id) in [(host, "host"), (guest, "guest")].into_iter().zip(before) {
+        let start = Instant::now();
+        while b
+            .execute("return window.yoomCall.adapter.selfId", vec![])
+            .await
+            == old_id
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{who} never rejoined"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        wait_state(b, "joined").await;
+        wait_remote_tiles(b, 1).await;
+        assert_receiving(b, 1, who).await;
+        let same = b
+            .execute("return window.__sameDocument === true", vec![])
+            .await;
+        assert_eq!(same, true, "{who} reconnected without a reload");
+    }
+    for b in browsers {
+        b.quit().await;
+    }
+}
