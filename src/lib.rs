@@ -11,6 +11,7 @@ pub mod errors;
 pub mod htmx;
 pub mod meetings;
 pub mod rate_limit;
+pub mod recordings;
 pub mod routes;
 pub mod security;
 pub mod startup;

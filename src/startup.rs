@@ -120,6 +120,16 @@ fn run(
         settings.ice_servers.clone(),
         settings.mesh_max_participants,
     )));
+    let uploads = web::Data::new(crate::recordings::upload::Uploads::new(
+        pool.get_ref().clone(),
+        crate::recordings::files::RecordingFiles::new(&settings.data_dir)?,
+        settings.recording_max_bytes,
+    ));
+    let signer = web::Data::new(crate::recordings::share::ShareSigner::new(
+        key.master(),
+        settings.recording_link_days * 86_400,
+    ));
+    crate::routes::recordings::spawn_sweeper(uploads.clone(), media.clone());
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {
@@ -138,6 +148,8 @@ fn run(
             .app_data(limits.clone())
             .app_data(address.clone())
             .app_data(media.clone())
+            .app_data(uploads.clone())
+            .app_data(signer.clone())
             .app_data(settings.clone())
             .app_data(
                 web::FormConfig::default()
@@ -166,6 +178,12 @@ fn run(
             .route(paths::SIGN_UP, web::get().to(auth::local::sign_up_page))
             .route(paths::SIGN_UP, web::post().to(auth::local::sign_up))
             .route(paths::SIGN_OUT, web::post().to(auth::local::sign_out))
+            // Share links play without an account.
+            .route("/r/{id}", web::get().to(routes::recordings::shared_page))
+            .route(
+                "/r/{id}/file",
+                web::get().to(routes::recordings::shared_file),
+            )
             .service(
                 web::scope("")
                     .wrap(from_fn(auth::require_user))

@@ -38,6 +38,29 @@ impl Media {
         }
     }
 
+    /// Tells the people in a meeting that a recording started or stopped.
+    pub async fn recording_changed(&self, meeting_id: &str, active: bool, name: &str) {
+        match self {
+            Self::Mesh(hub) => {
+                let message = mesh::protocol::ServerMessage::Recording {
+                    active,
+                    name: name.to_owned(),
+                };
+                hub.broadcast(meeting_id, message).await;
+            }
+        }
+    }
+
+    /// Tells the people in a meeting whether everyone may record now.
+    pub async fn recording_permission_changed(&self, meeting_id: &str, allowed: bool) {
+        match self {
+            Self::Mesh(hub) => {
+                let message = mesh::protocol::ServerMessage::RecordingPermission { allowed };
+                hub.broadcast(meeting_id, message).await;
+            }
+        }
+    }
+
     /// The signalling hub, when meetings run on the mesh.
     pub fn mesh_hub(&self) -> Option<&Arc<mesh::Hub>> {
         match self {
