@@ -9,7 +9,7 @@ use super::sign_up;
 use super::webdriver::{Browser, BrowserOptions};
 use crate::helpers::{TestApp, spawn_app};
 
-fn media_browser() -> BrowserOptions {
+pub fn media_browser() -> BrowserOptions {
     BrowserOptions {
         fake_media: true,
         // Host candidates under their real addresses: the machine has no mDNS responder.
@@ -45,7 +45,7 @@ async fn inbound(browser: &Browser) -> (u64, u64, u64) {
 }
 
 /// Waits until `count` remote tiles show decoded video and frames keep coming.
-async fn assert_receiving(browser: &Browser, count: u64, who: &str) {
+pub async fn assert_receiving(browser: &Browser, count: u64, who: &str) {
     let start = Instant::now();
     loop {
         let (frames, audio, sized) = inbound(browser).await;
@@ -75,7 +75,7 @@ async fn call_state(browser: &Browser) -> String {
         .to_owned()
 }
 
-async fn wait_state(browser: &Browser, state: &str) {
+pub async fn wait_state(browser: &Browser, state: &str) {
     let start = Instant::now();
     while call_state(browser).await != state {
         if start.elapsed() > Duration::from_secs(15) {
@@ -90,7 +90,7 @@ async fn wait_state(browser: &Browser, state: &str) {
 }
 
 /// Opens the meeting and joins from the setup screen; returns when joined.
-async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> Instant {
+pub async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> Instant {
     browser.goto(&app.url(&format!("/meeting/{meeting}"))).await;
     browser.wait("#setup #join-button").await;
     if muted {
@@ -103,7 +103,7 @@ async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> I
 }
 
 /// Starts an instant meeting from Home, like a user; returns its ID on the setup screen.
-async fn start_instant_meeting(browser: &Browser, app: &TestApp) -> String {
+pub async fn start_instant_meeting(browser: &Browser, app: &TestApp) -> String {
     browser.goto(&app.url("/")).await;
     browser.click_css("#card-new").await;
     browser.wait("dialog#modal[open]").await;
