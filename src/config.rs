@@ -30,6 +30,8 @@ mesh media, data in ./data.
   ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
                            [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
   MESH_MAX_PARTICIPANTS    participants per mesh room (default 8)
+  RECORDING_MAX_BYTES      largest recording kept, in bytes (default 2000000000)
+  RECORDING_LINK_DAYS      how long a recording's share link plays (default 7)
   STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
   STREAM_BASE_URL          default https://video.stream-io-api.com
@@ -71,6 +73,8 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub ice_servers: serde_json::Value,
     pub mesh_max_participants: usize,
+    pub recording_max_bytes: i64,
+    pub recording_link_days: i64,
     pub stream: Option<StreamSettings>,
     pub clerk: Option<ClerkSettings>,
 }
@@ -158,6 +162,26 @@ impl Settings {
             return Err(ConfigError::new(
                 "MESH_MAX_PARTICIPANTS",
                 "must be between 2 and 32",
+            ));
+        }
+
+        let recording_max_bytes = parse_number(
+            "RECORDING_MAX_BYTES",
+            get("RECORDING_MAX_BYTES"),
+            2_000_000_000i64,
+        )?;
+        if recording_max_bytes < 1_000_000 {
+            return Err(ConfigError::new(
+                "RECORDING_MAX_BYTES",
+                "must be at least 1000000",
+            ));
+        }
+        let recording_link_days =
+            parse_number("RECORDING_LINK_DAYS", get("RECORDING_LINK_DAYS"), 7i64)?;
+        if !(1..=365).contains(&recording_link_days) {
+            return Err(ConfigError::new(
+                "RECORDING_LINK_DAYS",
+                "must be between 1 and 365",
             ));
         }
 
@@ -259,6 +283,8 @@ impl Settings {
             trust_proxy,
             ice_servers,
             mesh_max_participants,
+            recording_max_bytes,
+            recording_link_days,
             stream,
             clerk,
         })
@@ -460,6 +486,8 @@ mod tests {
             ("ICE_SERVERS", "[{\"username\":\"u\"}]"),
             ("MESH_MAX_PARTICIPANTS", "1"),
             ("DATABASE_URL", "postgres://localhost/yoom"),
+            ("RECORDING_MAX_BYTES", "10"),
+            ("RECORDING_LINK_DAYS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value} gave {err}");

@@ -21,14 +21,25 @@ impl SecurityPolicy {
     /// The policy for an origin. `extra_connect` and `extra_script` widen the CSP for hosted
     /// providers when (and only when) their mode is on.
     pub fn new(origin: String, extra_script: &[&str], extra_connect: &[&str]) -> Self {
+        Self::new_with_media(origin, extra_script, extra_connect, &[])
+    }
+
+    /// [`SecurityPolicy::new`], plus `media-src` sources (a provider's recordings CDN).
+    pub fn new_with_media(
+        origin: String,
+        extra_script: &[&str],
+        extra_connect: &[&str],
+        extra_media: &[&str],
+    ) -> Self {
         let join = |extra: &[&str]| extra.iter().map(|h| format!(" {h}")).collect::<String>();
         // No inline script anywhere: every behaviour lives in files under /static.
         let csp = format!(
             "default-src 'self'; script-src 'self'{scripts}; style-src 'self'; \
-             img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'{connects}; \
+             img-src 'self' data: blob:; media-src 'self' blob:{media}; connect-src 'self'{connects}; \
              font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
             scripts = join(extra_script),
+            media = join(extra_media),
             connects = join(extra_connect),
         );
         Self {

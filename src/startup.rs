@@ -83,6 +83,11 @@ impl Application {
         Ok(Self { port, server })
     }
 
+    /// A handle that stops the server (tests restart it to prove clients reconnect).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
@@ -115,13 +120,30 @@ fn run(
     // Stream's hosts are allowed only when Stream carries the media.
     let connect = media.csp_connect_sources();
     let connect: Vec<&str> = connect.iter().map(String::as_str).collect();
-    let policy = web::Data::new(SecurityPolicy::new(settings.origin(), &[], &connect));
+    let media_sources = media.csp_media_sources();
+    let media_sources: Vec<&str> = media_sources.iter().map(String::as_str).collect();
+    let policy = web::Data::new(SecurityPolicy::new_with_media(
+        settings.origin(),
+        &[],
+        &connect,
+        &media_sources,
+    ));
     let limits = web::Data::new(AuthLimits::default());
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
     });
     let secure = settings.is_https();
     let media = web::Data::new(media);
+    let uploads = web::Data::new(crate::recordings::upload::Uploads::new(
+        pool.get_ref().clone(),
+        crate::recordings::files::RecordingFiles::new(&settings.data_dir)?,
+        settings.recording_max_bytes,
+    ));
+    let signer = web::Data::new(crate::recordings::share::ShareSigner::new(
+        key.master(),
+        settings.recording_link_days * 86_400,
+    ));
+    crate::routes::recordings::spawn_sweeper(uploads.clone(), media.clone());
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {
@@ -140,6 +162,8 @@ fn run(
             .app_data(limits.clone())
             .app_data(address.clone())
             .app_data(media.clone())
+            .app_data(uploads.clone())
+            .app_data(signer.clone())
             .app_data(settings.clone())
             .app_data(
                 web::FormConfig::default()
@@ -172,6 +196,12 @@ fn run(
             .route(
                 paths::STREAM_WEBHOOK,
                 web::post().to(routes::webhooks::stream),
+            )
+            // Share links play without an account.
+            .route("/r/{id}", web::get().to(routes::recordings::shared_page))
+            .route(
+                "/r/{id}/file",
+                web::get().to(routes::recordings::shared_file),
             )
             .service(
                 web::scope("")

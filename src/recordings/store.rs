@@ -1,64 +1,328 @@
 //! SQL for recordings.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-use super::Recording;
+use super::{Recording, Status};
 use crate::db::Pool;
+use crate::meetings::store::Cursor;
 
-/// A recording as the provider describes it.
-#[derive(Debug, Clone)]
-pub struct NewRecording<'a> {
-    pub meeting_id: &'a str,
-    pub provider: &'a str,
-    pub url: &'a str,
-    pub filename: &'a str,
-    pub start_time: i64,
-    pub end_time: i64,
+macro_rules! columns {
+    () => {
+        "r.id, r.meeting_id, r.created_by, r.provider, r.status, r.mime_type, r.byte_size, \
+         r.next_seq, r.duration_ms, r.started_at, r.ended_at, r.last_slice_at, r.external_id, r.url"
+    };
 }
 
-/// Stores a recording of a meeting we know; the same file reported again only refreshes its
-/// URL and times (Stream's URLs are signed and expire). Returns whether the meeting exists.
-pub async fn save(pool: &Pool, r: &NewRecording<'_>, now: i64) -> Result<bool, sqlx::Error> {
+fn to_recording(row: &SqliteRow) -> Result<Recording, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Recording {
+        id: row.try_get("id")?,
+        meeting_id: row.try_get("meeting_id")?,
+        created_by: row.try_get("created_by")?,
+        provider: row.try_get("provider")?,
+        status: Status::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown recording status {status}").into())
+        })?,
+        mime_type: row.try_get("mime_type")?,
+        byte_size: row.try_get("byte_size")?,
+        next_seq: row.try_get("next_seq")?,
+        duration_ms: row.try_get("duration_ms")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        last_slice_at: row.try_get("last_slice_at")?,
+        external_id: row.try_get("external_id")?,
+        url: row.try_get("url")?,
+    })
+}
+
+/// Starts a recording of a meeting.
+pub async fn create(
+    pool: &Pool,
+    meeting_id: &str,
+    created_by: &str,
+    mime_type: &str,
+    now: i64,
+) -> Result<Recording, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "insert into recording (id, meeting_id, created_by, provider, status, mime_type, \
+         started_at, last_slice_at, created_at) values (?1, ?2, ?3, 'mesh', 'recording', ?4, ?5, ?5, ?5)",
+    )
+    .bind(&id)
+    .bind(meeting_id)
+    .bind(created_by)
+    .bind(mime_type)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    find(pool, &id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("recording vanished after insert".into()))
+}
+
+pub async fn find(pool: &Pool, id: &str) -> Result<Option<Recording>, sqlx::Error> {
+    sqlx::query(concat!(
+        "select ",
+        columns!(),
+        " from recording r where r.id = ?1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| to_recording(&r))
+    .transpose()
+}
+
+/// The recording running in a meeting now, if any.
+pub async fn active_in(pool: &Pool, meeting_id: &str) -> Result<Option<Recording>, sqlx::Error> {
+    sqlx::query(concat!(
+        "select ",
+        columns!(),
+        " from recording r where r.meeting_id = ?1 and r.status = 'recording' \
+         order by r.started_at desc limit 1"
+    ))
+    .bind(meeting_id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| to_recording(&r))
+    .transpose()
+}
+
+/// Records that slices up to `next_seq` (exclusive) are in the file, `byte_size` long.
+pub async fn advance(
+    pool: &Pool,
+    id: &str,
+    next_seq: i64,
+    byte_size: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update recording set next_seq = ?2, byte_size = ?3, last_slice_at = ?4 \
+         where id = ?1 and status = 'recording'",
+    )
+    .bind(id)
+    .bind(next_seq)
+    .bind(byte_size)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a slice as seen without advancing (a slice waiting for an earlier one), so an
+/// uploader that is alive is not mistaken for a vanished one.
+pub async fn touch(pool: &Pool, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("update recording set last_slice_at = ?2 where id = ?1 and status = 'recording'")
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Closes a recording: ready when it holds anything, failed when empty. Returns whether this
+/// call closed it (false when it was closed already).
+pub async fn finish(
+    pool: &Pool,
+    id: &str,
+    duration_ms: Option<i64>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update recording set status = case when byte_size > 0 then 'ready' else 'failed' end, \
+         duration_ms = coalesce(?2, duration_ms), ended_at = ?3 where id = ?1 and status = 'recording'",
+    )
+    .bind(id)
+    .bind(duration_ms)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Recordings whose uploader has been silent since `cutoff`.
+pub async fn idle(pool: &Pool, cutoff: i64) -> Result<Vec<Recording>, sqlx::Error> {
+    sqlx::query(concat!(
+        "select ",
+        columns!(),
+        " from recording r where r.status = 'recording' and r.last_slice_at < ?1"
+    ))
+    .bind(cutoff)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(to_recording)
+    .collect()
+}
+
+pub async fn delete(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("delete from recording where id = ?1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// True when the user owns the recording's meeting or attended it.
+pub async fn may_view(
+    pool: &Pool,
+    recording: &Recording,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>(
+        "select exists (select 1 from meeting where id = ?1 and owner_id = ?2) \
+         or exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2)",
+    )
+    .bind(&recording.meeting_id)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// A recording in a list, with its meeting's title and owner.
+#[derive(Debug, Clone)]
+pub struct ListedRecording {
+    pub recording: Recording,
+    pub title: String,
+    pub owner_id: String,
+}
+
+/// Ready recordings of meetings the user owns or attended, newest first, after a cursor.
+pub async fn list_for(
+    pool: &Pool,
+    user_id: &str,
+    before: Option<&Cursor>,
+    limit: usize,
+) -> Result<(Vec<ListedRecording>, Option<Cursor>), sqlx::Error> {
+    let sql = concat!(
+        "with cand (id) as ( \
+           select r.id from meeting m join recording r on r.meeting_id = m.id \
+             where m.owner_id = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) \
+           union select r.id from attendance a join recording r on r.meeting_id = a.meeting_id \
+             where a.account_id = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3)) \
+         select ",
+        columns!(),
+        ", m.description, m.owner_id from recording r \
+         join cand on cand.id = r.id join meeting m on m.id = r.meeting_id \
+         order by r.started_at desc, r.id desc limit ?4"
+    );
+    let (ts, id) = match before {
+        Some(c) => (c.starts_at, c.id.clone()),
+        None => (i64::MAX, String::new()),
+    };
+    let rows = sqlx::query(sql)
+        .bind(user_id)
+        .bind(ts)
+        .bind(id)
+        .bind((limit + 1) as i64)
+        .fetch_all(pool)
+        .await?;
+    let more = rows.len() > limit;
+    let mut out = Vec::new();
+    for row in rows.iter().take(limit) {
+        let description: String = row.try_get("description")?;
+        out.push(ListedRecording {
+            recording: to_recording(row)?,
+            title: if description.trim().is_empty() {
+                "No Description".into()
+            } else {
+                description
+            },
+            owner_id: row.try_get("owner_id")?,
+        });
+    }
+    let next = if more {
+        out.last().map(|l| Cursor {
+            starts_at: l.recording.started_at,
+            id: l.recording.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((out, next))
+}
+
+/// Lets (or stops letting) everyone in the meeting record.
+pub async fn set_allowed(pool: &Pool, meeting_id: &str, allowed: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("update meeting set recording_allowed = ?2 where id = ?1")
+        .bind(meeting_id)
+        .bind(allowed)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn is_allowed(pool: &Pool, meeting_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>("select recording_allowed from meeting where id = ?1")
+        .bind(meeting_id)
+        .fetch_optional(pool)
+        .await
+        .map(|v| v.unwrap_or(false))
+}
+
+/// A recording made by a hosted provider (Stream), ready to play from its own URL.
+#[derive(Debug, Clone)]
+pub struct ProviderRecording<'a> {
+    pub meeting_id: &'a str,
+    pub provider: &'a str,
+    /// The provider's name for it (for Stream, the file name), unique per provider.
+    pub external_id: &'a str,
+    pub url: &'a str,
+    pub mime_type: &'a str,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// Stores a provider's recording of a meeting we know. The same recording reported again
+/// only refreshes its URL and times (Stream's URLs are signed and expire). Returns whether the
+/// meeting exists.
+pub async fn save_provider_recording(
+    pool: &Pool,
+    r: &ProviderRecording<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let duration_ms = (r.ended_at - r.started_at).max(0) * 1000;
     let result = sqlx::query(
-        "insert into recording (id, meeting_id, provider, url, filename, start_time, end_time, created_at) \
-         select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 where exists (select 1 from meeting where id = ?2) \
-         on conflict (meeting_id, filename) do update set url = excluded.url, \
-         start_time = excluded.start_time, end_time = excluded.end_time",
+        "insert into recording (id, meeting_id, created_by, provider, status, mime_type, \
+         duration_ms, started_at, ended_at, last_slice_at, external_id, url, created_at) \
+         select ?1, ?2, null, ?3, 'ready', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8 \
+         where exists (select 1 from meeting where id = ?2) \
+         on conflict (provider, external_id) where external_id is not null do update set \
+         url = excluded.url, started_at = excluded.started_at, ended_at = excluded.ended_at, \
+         duration_ms = excluded.duration_ms",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(r.meeting_id)
     .bind(r.provider)
-    .bind(r.url)
-    .bind(r.filename)
-    .bind(r.start_time)
-    .bind(r.end_time)
+    .bind(r.mime_type)
+    .bind(duration_ms)
+    .bind(r.started_at)
+    .bind(r.ended_at)
     .bind(now)
+    .bind(r.external_id)
+    .bind(r.url)
     .execute(pool)
     .await?;
     Ok(result.rows_affected() > 0)
 }
 
-/// The recordings of a meeting, earliest first.
-pub async fn for_meeting(pool: &Pool, meeting_id: &str) -> Result<Vec<Recording>, sqlx::Error> {
-    sqlx::query(
-        "select id, meeting_id, provider, url, filename, start_time, end_time, created_at \
-         from recording where meeting_id = ? order by start_time, filename",
-    )
+/// A meeting's recordings by a provider, earliest first.
+pub async fn provider_recordings(
+    pool: &Pool,
+    meeting_id: &str,
+    provider: &str,
+) -> Result<Vec<Recording>, sqlx::Error> {
+    sqlx::query(concat!(
+        "select ",
+        columns!(),
+        " from recording r where r.meeting_id = ? and r.provider = ? order by r.started_at, r.id"
+    ))
     .bind(meeting_id)
+    .bind(provider)
     .fetch_all(pool)
     .await?
     .iter()
-    .map(|row| {
-        Ok(Recording {
-            id: row.try_get("id")?,
-            meeting_id: row.try_get("meeting_id")?,
-            provider: row.try_get("provider")?,
-            url: row.try_get("url")?,
-            filename: row.try_get("filename")?,
-            start_time: row.try_get("start_time")?,
-            end_time: row.try_get("end_time")?,
-            created_at: row.try_get("created_at")?,
-        })
-    })
+    .map(to_recording)
     .collect()
 }

@@ -500,6 +500,10 @@ struct MeetingPage {
     link: String,
     /// The room is a personal room reached by its room ID.
     room_id: Option<String>,
+    /// This person may record: the host, or anyone once the host allows it.
+    // Not read by the template yet (main leaves it unused too); kept for the recording controls.
+    #[allow(dead_code)]
+    can_record: bool,
     media: crate::video::ClientConfig,
 }
 
@@ -571,8 +575,14 @@ pub async fn meeting_page(
         (None, Some(m)) => meeting_link(&settings, &m.id),
         _ => String::new(),
     };
+    let is_owner = meeting.as_ref().is_some_and(|m| m.is_owner(&user.id));
+    let can_record = match &meeting {
+        Some(m) if !is_owner => crate::recordings::store::is_allowed(&pool, &m.id).await?,
+        _ => is_owner,
+    };
     let page = MeetingPage {
-        is_owner: meeting.as_ref().is_some_and(|m| m.is_owner(&user.id)),
+        is_owner,
+        can_record,
         media: media.client_config(),
         user,
         state,

@@ -3,6 +3,7 @@
 pub mod health;
 pub mod meetings;
 pub mod pages;
+pub mod recordings;
 pub mod signal;
 pub mod token;
 pub mod webhooks;
@@ -113,7 +114,7 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.route(paths::HOME, web::get().to(pages::home))
         .route(paths::UPCOMING, web::get().to(pages::upcoming))
         .route(paths::PREVIOUS, web::get().to(pages::previous))
-        .route(paths::RECORDINGS, web::get().to(pages::recordings))
+        .route(paths::RECORDINGS, web::get().to(recordings::list))
         .route(paths::PERSONAL_ROOM, web::get().to(pages::personal_room))
         .route(paths::INSTANT, web::get().to(meetings::instant_modal))
         .route(paths::INSTANT, web::post().to(meetings::create_instant))
@@ -127,5 +128,31 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
         .route(paths::MEETING_END, web::post().to(meetings::end))
         .route(paths::MEETING_SIGNAL, web::get().to(signal::signal))
+        .route(
+            "/meeting/{id}/recordings",
+            web::post().to(recordings::start),
+        )
+        .route(
+            "/meeting/{id}/recording-permission",
+            web::post().to(recordings::permission),
+        )
+        .service(
+            web::resource("/recordings/{id}/slices/{seq}")
+                // A slice, plus room for the error to be "too large" rather than unreadable.
+                .app_data(web::PayloadConfig::new(
+                    crate::recordings::MAX_SLICE_BYTES + 1,
+                ))
+                .route(web::put().to(recordings::put_slice)),
+        )
+        .route(
+            "/recordings/{id}/finish",
+            web::post().to(recordings::finish),
+        )
+        .route("/recordings/{id}", web::get().to(recordings::page))
+        .route("/recordings/{id}/file", web::get().to(recordings::file))
+        .route(
+            "/recordings/{id}/delete",
+            web::post().to(recordings::delete),
+        )
         .route(paths::API_TOKEN, web::get().to(token::token));
 }

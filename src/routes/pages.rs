@@ -191,22 +191,6 @@ pub async fn previous(
 }
 
 #[derive(Template)]
-#[template(path = "pages/recordings.html", blocks = ["content"])]
-struct RecordingsPage {
-    shell: Shell,
-}
-
-/// `GET /recordings`
-pub async fn recordings(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    render_page!(
-        req,
-        RecordingsPage {
-            shell: Shell::new(user, paths::RECORDINGS),
-        }
-    )
-}
-
-#[derive(Template)]
 #[template(path = "pages/personal_room.html", blocks = ["content"])]
 struct PersonalRoomPage {
     shell: Shell,

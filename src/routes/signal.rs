@@ -46,6 +46,12 @@ pub async fn signal(
             "This meeting has not started yet.".into(),
         ));
     }
+    let snapshot = crate::video::mesh::RoomSnapshot {
+        recording: crate::recordings::store::active_in(&pool, &id)
+            .await?
+            .map(|_| "Someone".to_owned()),
+        recording_allowed: crate::recordings::store::is_allowed(&pool, &id).await?,
+    };
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| AppError::BadRequest(format!("Not a WebSocket request: {e}")))?;
     let entrant = Entrant {
@@ -54,6 +60,7 @@ pub async fn signal(
         user_id: user.id,
         name: user.display_name,
         image: user.image_url,
+        snapshot,
     };
     actix_web::rt::spawn(connection::serve(hub, entrant, session, stream));
     Ok(response)

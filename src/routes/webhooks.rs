@@ -92,15 +92,17 @@ pub async fn stream(
             meeting_id,
             recording,
         } => {
-            let saved = recordings::store::save(
+            let saved = recordings::store::save_provider_recording(
                 &pool,
-                &recordings::store::NewRecording {
+                &recordings::store::ProviderRecording {
                     meeting_id,
                     provider: "stream",
+                    // Stream names each recording's file uniquely; it has no other ID for it.
+                    external_id: &format!("{meeting_id}/{}", recording.filename),
                     url: &recording.url,
-                    filename: &recording.filename,
-                    start_time: recording.start_time.timestamp(),
-                    end_time: recording.end_time.timestamp(),
+                    mime_type: "video/mp4",
+                    started_at: recording.start_time.timestamp(),
+                    ended_at: recording.end_time.timestamp(),
                 },
                 now,
             )

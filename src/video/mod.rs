@@ -160,6 +160,40 @@ impl Media {
         })
     }
 
+    /// Tells the people in a meeting that a recording started or stopped.
+    pub async fn recording_changed(&self, meeting_id: &str, active: bool, name: &str) {
+        match self {
+            // Stream clients learn about recordings from Stream itself.
+            Self::Stream(_) => {}
+            Self::Mesh(hub) => {
+                let message = mesh::protocol::ServerMessage::Recording {
+                    active,
+                    name: name.to_owned(),
+                };
+                hub.broadcast(meeting_id, message).await;
+            }
+        }
+    }
+
+    /// Tells the people in a meeting whether everyone may record now.
+    pub async fn recording_permission_changed(&self, meeting_id: &str, allowed: bool) {
+        match self {
+            Self::Stream(_) => {}
+            Self::Mesh(hub) => {
+                let message = mesh::protocol::ServerMessage::RecordingPermission { allowed };
+                hub.broadcast(meeting_id, message).await;
+            }
+        }
+    }
+
+    /// `media-src` additions for the CSP in this mode: where provider recordings play from.
+    pub fn csp_media_sources(&self) -> Vec<String> {
+        match self {
+            Self::Mesh(_) => Vec::new(),
+            Self::Stream(_) => vec![stream::STREAM_RECORDINGS_CDN.to_owned()],
+        }
+    }
+
     /// The signalling hub, when meetings run on the mesh.
     pub fn mesh_hub(&self) -> Option<&Arc<mesh::Hub>> {
         match self {

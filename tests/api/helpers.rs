@@ -17,6 +17,8 @@ pub struct TestApp {
     pub jar: Arc<reqwest::cookie::Jar>,
     /// Kept so the directory (database, session key) lives as long as the app.
     pub data_dir: tempfile::TempDir,
+    pub server: actix_web::dev::ServerHandle,
+    pub port: u16,
 }
 
 /// Starts the app on a free port with a fresh database.
@@ -38,7 +40,9 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     }
     let settings = Settings::from_lookup(|k| map.get(k).cloned()).expect("valid test settings");
     let app = Application::build(settings).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let port = app.port();
+    let address = format!("http://127.0.0.1:{port}");
+    let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     let (client, jar) = new_client_with_jar();
     TestApp {
@@ -46,6 +50,8 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         client,
         jar,
         data_dir,
+        server,
+        port,
     }
 }
 

@@ -6,6 +6,7 @@ mod browser;
 mod helpers;
 mod meetings;
 mod personal_room;
+mod recordings;
 mod security;
 mod shell;
 mod signal;

@@ -784,16 +784,52 @@ async fn a_recording_ready_event_stores_the_recording_once() {
         .await;
         assert_eq!(res.status(), 200);
     }
-    let rows = yoom::recordings::store::for_meeting(&app.db().await, &meeting)
+    let rows = yoom::recordings::store::provider_recordings(&app.db().await, &meeting, "stream")
         .await
         .unwrap();
     assert_eq!(rows.len(), 1, "delivered twice, stored once");
     let r = &rows[0];
     assert_eq!(r.provider, "stream");
-    assert_eq!(r.filename, "rec_1.mp4");
-    assert_eq!(r.url, "https://cdn.example/rec_1.mp4?sig=1");
-    assert_eq!(r.start_time, 1_774_798_200);
-    assert_eq!(r.end_time, 1_774_798_260);
+    assert_eq!(r.status, yoom::recordings::Status::Ready);
+    assert_eq!(
+        r.external_id.as_deref(),
+        Some(format!("{meeting}/rec_1.mp4").as_str())
+    );
+    assert_eq!(
+        r.url.as_deref(),
+        Some("https://cdn.example/rec_1.mp4?sig=1")
+    );
+    assert_eq!(r.started_at, 1_774_798_200);
+    assert_eq!(r.ended_at, Some(1_774_798_260));
+    assert_eq!(r.duration_ms, Some(60_000));
+
+    // It is listed on Recordings and plays from Stream's URL.
+    let list = app.get("/recordings").await.text().await.unwrap();
+    assert!(list.contains(&r.id), "listed: {list}");
+    let res = app.get(&format!("/recordings/{}/file", r.id)).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        header(res.headers(), "location"),
+        "https://cdn.example/rec_1.mp4?sig=1"
+    );
+    // A newer URL for the same file replaces the old one.
+    let renewed = body.replace("sig=1", "sig=2");
+    let res = post_webhook(
+        &app,
+        renewed.as_bytes(),
+        Some(&sign(renewed.as_bytes(), SECRET)),
+        false,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let rows = yoom::recordings::store::provider_recordings(&app.db().await, &meeting, "stream")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].url.as_deref(),
+        Some("https://cdn.example/rec_1.mp4?sig=2")
+    );
 }
 
 #[tokio::test]
@@ -874,6 +910,10 @@ async fn the_csp_allows_stream_hosts_only_in_stream_mode() {
     assert!(connect.split(' ').any(|h| h == mock.url), "{connect}");
     assert!(connect.split(' ').any(|h| h == ws), "{connect}");
     assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        csp.contains("media-src 'self' blob: https://*.stream-io-cdn.com;"),
+        "recordings play from Stream's CDN: {csp}"
+    );
 
     let mesh = spawn_app().await;
     let csp = header(
@@ -883,6 +923,7 @@ async fn the_csp_allows_stream_hosts_only_in_stream_mode() {
     .to_owned();
     assert!(csp.contains("connect-src 'self';"), "{csp}");
     assert!(!csp.contains("stream-io"), "{csp}");
+    assert!(csp.contains("media-src 'self' blob:;"), "{csp}");
 }
 
 /// Every embedded static file, by walking the repository's static/ folder.

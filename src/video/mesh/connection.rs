@@ -33,6 +33,8 @@ pub struct Entrant {
     pub name: String,
     pub image: Option<String>,
     pub owner: bool,
+    /// The meeting's state when this person connected.
+    pub snapshot: super::RoomSnapshot,
 }
 
 /// A token bucket.
@@ -197,7 +199,15 @@ async fn handle(
                 hand: false,
                 owner: entrant.owner,
             };
-            match hub.join(&entrant.meeting_id, info, out.clone()).await {
+            match hub
+                .join(
+                    &entrant.meeting_id,
+                    info,
+                    entrant.snapshot.clone(),
+                    out.clone(),
+                )
+                .await
+            {
                 Ok(handle) => {
                     *room = Some(handle);
                     Step::Continue

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use room::JoinRefused;
+pub use room::{JoinRefused, RoomSnapshot};
 use room::{Participant, RoomCommand};
 
 use crate::db::Pool;
@@ -116,6 +116,7 @@ impl Hub {
         self: &Arc<Self>,
         meeting_id: &str,
         info: PeerInfo,
+        snapshot: RoomSnapshot,
         out: mpsc::Sender<Outgoing>,
     ) -> Result<RoomHandle, JoinRefused> {
         let peer_id = info.id.clone();
@@ -129,7 +130,11 @@ impl Hub {
                 out: out.clone(),
             };
             if commands
-                .send(RoomCommand::Join { participant, reply })
+                .send(RoomCommand::Join {
+                    participant,
+                    snapshot: snapshot.clone(),
+                    reply,
+                })
                 .await
                 .is_err()
             {
@@ -150,6 +155,14 @@ impl Hub {
         let sender = self.rooms().get(meeting_id).map(|(_, s)| s.clone());
         if let Some(sender) = sender {
             let _ = sender.send(RoomCommand::End).await;
+        }
+    }
+
+    /// Tells everyone in a meeting's room (if it has one) about a change of meeting state.
+    pub async fn broadcast(&self, meeting_id: &str, message: protocol::ServerMessage) {
+        let sender = self.rooms().get(meeting_id).map(|(_, s)| s.clone());
+        if let Some(sender) = sender {
+            let _ = sender.send(RoomCommand::Broadcast(message)).await;
         }
     }
 

@@ -72,6 +72,10 @@ pub enum ServerMessage {
         ice_servers: serde_json::Value,
         owner: bool,
         max_participants: usize,
+        /// A recording is running now.
+        recording: bool,
+        /// The host lets everyone record.
+        recording_allowed: bool,
     },
     PeerJoined {
         peer: PeerInfo,
@@ -104,6 +108,15 @@ pub enum ServerMessage {
     Hand {
         id: String,
         raised: bool,
+    },
+    /// A recording started or stopped (`name`: who started it).
+    Recording {
+        active: bool,
+        name: String,
+    },
+    /// The host let everyone record, or stopped letting them.
+    RecordingPermission {
+        allowed: bool,
     },
     Ended,
     Pong,
@@ -174,7 +187,6 @@ mod tests {
             r#"{"type":"offer","to":"p"}"#,
             r#"{"audio":true}"#,
             "[]",
-            r#"{"type":"end","x":1}"#,
         ] {
             assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
         }
@@ -195,6 +207,8 @@ mod tests {
             ice_servers: serde_json::json!([]),
             owner: true,
             max_participants: 8,
+            recording: false,
+            recording_allowed: false,
         }
         .to_text();
         assert!(

@@ -20,8 +20,12 @@ const PRESENCE_REFRESH: Duration = Duration::from_secs(20);
 pub enum RoomCommand {
     Join {
         participant: Participant,
+        /// What the database says about the meeting, used when this join opens the room.
+        snapshot: RoomSnapshot,
         reply: oneshot::Sender<Result<(), JoinRefused>>,
     },
+    /// Something everyone in the room should hear (recording state), also kept for late joiners.
+    Broadcast(ServerMessage),
     Message {
         from: String,
         message: ClientMessage,
@@ -31,6 +35,14 @@ pub enum RoomCommand {
     },
     /// The host ended the meeting through the HTTP endpoint.
     End,
+}
+
+/// Meeting state the room tells newcomers about.
+#[derive(Debug, Clone, Default)]
+pub struct RoomSnapshot {
+    /// Who is recording, if anyone.
+    pub recording: Option<String>,
+    pub recording_allowed: bool,
 }
 
 /// Why a join was refused.
@@ -68,6 +80,7 @@ pub async fn run(
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
     let mut ever_joined = false;
+    let mut state: Option<RoomSnapshot> = None;
 
     loop {
         let command = tokio::select! {
@@ -80,11 +93,16 @@ pub async fn run(
         };
         let Some(command) = command else { break };
         match command {
-            RoomCommand::Join { participant, reply } => {
+            RoomCommand::Join {
+                participant,
+                snapshot,
+                reply,
+            } => {
                 if peers.len() >= hub.max_participants {
                     let _ = reply.send(Err(JoinRefused::Full));
                 } else {
-                    join(&hub, &mut peers, participant, &attendance);
+                    let state = state.get_or_insert(snapshot);
+                    join(&hub, &mut peers, participant, state, &attendance);
                     ever_joined = true;
                     let _ = reply.send(Ok(()));
                 }
@@ -98,6 +116,19 @@ pub async fn run(
                 }
             }
             RoomCommand::Leave { peer } => leave(&mut peers, &peer, &attendance),
+            RoomCommand::Broadcast(message) => {
+                let state = state.get_or_insert_with(RoomSnapshot::default);
+                match &message {
+                    ServerMessage::Recording { active, name } => {
+                        state.recording = active.then(|| name.clone());
+                    }
+                    ServerMessage::RecordingPermission { allowed } => {
+                        state.recording_allowed = *allowed
+                    }
+                    _ => {}
+                }
+                broadcast(&peers, None, &message);
+            }
             RoomCommand::End => {
                 end(&mut peers);
                 break;
@@ -137,6 +168,7 @@ fn join(
     hub: &Hub,
     peers: &mut HashMap<String, Participant>,
     participant: Participant,
+    state: &RoomSnapshot,
     attendance: &mpsc::UnboundedSender<Attendance>,
 ) {
     let welcome = ServerMessage::Welcome {
@@ -145,6 +177,8 @@ fn join(
         ice_servers: hub.ice_servers.clone(),
         owner: participant.info.owner,
         max_participants: hub.max_participants,
+        recording: state.recording.is_some(),
+        recording_allowed: state.recording_allowed,
     };
     send(&participant, &welcome);
     broadcast(

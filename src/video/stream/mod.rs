@@ -34,6 +34,9 @@ pub const STREAM_HOSTS: [&str; 4] = [
     "wss://*.stream-io-video.com",
 ];
 
+/// Where Stream's recordings are served from (`https://<region>.stream-io-cdn.com/…`).
+pub const STREAM_RECORDINGS_CDN: &str = "https://*.stream-io-cdn.com";
+
 /// A person's name and picture as last sent to Stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Profile {

@@ -9,7 +9,7 @@ use super::sign_up;
 use super::webdriver::{Browser, BrowserOptions};
 use crate::helpers::{TestApp, spawn_app};
 
-fn media_browser() -> BrowserOptions {
+pub fn media_browser() -> BrowserOptions {
     BrowserOptions {
         fake_media: true,
         // Host candidates under their real addresses: the machine has no mDNS responder.
@@ -45,7 +45,7 @@ async fn inbound(browser: &Browser) -> (u64, u64, u64) {
 }
 
 /// Waits until `count` remote tiles show decoded video and frames keep coming.
-async fn assert_receiving(browser: &Browser, count: u64, who: &str) {
+pub async fn assert_receiving(browser: &Browser, count: u64, who: &str) {
     let start = Instant::now();
     loop {
         let (frames, audio, sized) = inbound(browser).await;
@@ -75,7 +75,7 @@ async fn call_state(browser: &Browser) -> String {
         .to_owned()
 }
 
-async fn wait_state(browser: &Browser, state: &str) {
+pub async fn wait_state(browser: &Browser, state: &str) {
     let start = Instant::now();
     while call_state(browser).await != state {
         if start.elapsed() > Duration::from_secs(15) {
@@ -90,7 +90,7 @@ async fn wait_state(browser: &Browser, state: &str) {
 }
 
 /// Opens the meeting and joins from the setup screen; returns when joined.
-async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> Instant {
+pub async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> Instant {
     browser.goto(&app.url(&format!("/meeting/{meeting}"))).await;
     browser.wait("#setup #join-button").await;
     if muted {
@@ -103,7 +103,7 @@ async fn join(browser: &Browser, app: &TestApp, meeting: &str, muted: bool) -> I
 }
 
 /// Starts an instant meeting from Home, like a user; returns its ID on the setup screen.
-async fn start_instant_meeting(browser: &Browser, app: &TestApp) -> String {
+pub async fn start_instant_meeting(browser: &Browser, app: &TestApp) -> String {
     browser.goto(&app.url("/")).await;
     browser.click_css("#card-new").await;
     browser.wait("dialog#modal[open]").await;
@@ -296,6 +296,63 @@ async fn joining_with_mic_and_camera_off_sends_no_media_but_still_receives() {
     );
     let (frames, _, _) = inbound(host).await;
     assert_eq!(frames, 0, "the host decodes no video from the quiet guest");
+    for b in browsers {
+        b.quit().await;
+    }
+}
+
+#[tokio::test]
+async fn after_a_server_restart_everyone_rejoins_without_reloading() {
+    let app = spawn_app().await;
+    let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
+    let [host, guest] = &browsers[..] else {
+        unreachable!()
+    };
+    sign_up(host, &app, "restart_host", "Rhea Host").await;
+    sign_up(guest, &app, "restart_guest", "Rory Guest").await;
+    let meeting = start_instant_meeting(host, &app).await;
+    host.click_css("#join-button").await;
+    wait_state(host, "joined").await;
+    join(guest, &app, &meeting, false).await;
+    assert_receiving(guest, 1, "guest").await;
+    // A mark that a page reload would wipe, and each side's peer id (a rejoin gets a new one).
+    let mut before = Vec::new();
+    for b in [host, guest] {
+        before.push(
+            b.execute(
+                "window.__sameDocument = true; return window.yoomCall.adapter.selfId",
+                vec![],
+            )
+            .await,
+        );
+    }
+
+    app.server.stop(false).await;
+    let port = app.port.to_string();
+    let dir = app.data_dir.path().display().to_string();
+    let _again = crate::helpers::spawn_app_with(&[("PORT", &port), ("DATA_DIR", &dir)]).await;
+
+    for ((b, who), old_id) in [(host, "host"), (guest, "guest")].into_iter().zip(before) {
+        let start = Instant::now();
+        while b
+            .execute("return window.yoomCall.adapter.selfId", vec![])
+            .await
+            == old_id
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{who} never rejoined"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        wait_state(b, "joined").await;
+        wait_remote_tiles(b, 1).await;
+        assert_receiving(b, 1, who).await;
+        let same = b
+            .execute("return window.__sameDocument === true", vec![])
+            .await;
+        assert_eq!(same, true, "{who} reconnected without a reload");
+    }
     for b in browsers {
         b.quit().await;
     }

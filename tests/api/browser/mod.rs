@@ -3,8 +3,9 @@
 pub mod webdriver;
 
 mod accounts;
-mod call;
+pub mod call;
 mod dashboard;
+mod recording;
 mod stream;
 
 use webdriver::Browser;
