@@ -456,6 +456,32 @@ pub async fn end(
     }
 }
 
+/// `POST /meeting/{id}/presence`: "I am in this call", from a meeting page whose media does
+/// not pass through this server (Stream). Sent on joining and every half minute, it records
+/// attendance (so the meeting is in the person's lists) and keeps the meeting live while
+/// people are in it; Stream's webhooks say the same when they are set up.
+pub async fn presence(
+    user: CurrentUser,
+    pool: web::Data<Pool>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = meeting_id(&path)?;
+    let meeting = store::find(&pool, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    if meeting.ended_at.is_some() || meeting.cancelled_at.is_some() {
+        return Err(AppError::Gone("This meeting is over.".into()));
+    }
+    let now = time::now();
+    if !meeting.may_enter(&user.id, now, store::is_live(&pool, &id, now).await?) {
+        return Err(AppError::Forbidden(
+            "This meeting has not started yet.".into(),
+        ));
+    }
+    store::record_join(&pool, &id, &user.id, now).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `GET /meeting/{id}/calendar.ics`
 pub async fn calendar(
     pool: web::Data<Pool>,

@@ -34,6 +34,7 @@ pub mod paths {
     pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
     pub const MEETING_END: &str = "/meeting/{id}/end";
     pub const MEETING_SIGNAL: &str = "/meeting/{id}/signal";
+    pub const MEETING_PRESENCE: &str = "/meeting/{id}/presence";
     pub const API_TOKEN: &str = "/api/token";
     pub const STREAM_WEBHOOK: &str = "/webhooks/stream";
 }
@@ -154,5 +155,6 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
             "/recordings/{id}/delete",
             web::post().to(recordings::delete),
         )
+        .route(paths::MEETING_PRESENCE, web::post().to(meetings::presence))
         .route(paths::API_TOKEN, web::get().to(token::token));
 }

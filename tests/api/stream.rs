@@ -1016,3 +1016,56 @@ async fn the_secret_is_never_served_by_any_page_script_or_answer() {
     }
     assert!(checked > 20 + files.len() / 2);
 }
+
+// ---- Presence from the Stream meeting page -------------------------------------------------
+
+async fn post_presence(client: &reqwest::Client, app: &TestApp, meeting: &str) -> u16 {
+    client
+        .post(app.url(&format!("/meeting/{meeting}/presence")))
+        .header("Origin", &app.address)
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn presence_from_the_meeting_page_records_attendance_and_keeps_the_meeting_live() {
+    let mock = MockStream::start().await;
+    let app = stream_app(&mock).await;
+    app.signed_in_as("present_host").await;
+    let meeting = app.schedule_in(90, "Early start").await;
+    let guest = app.other_client();
+    guest.signed_in_as("present_guest").await;
+
+    // Not started and nobody in it: the guest may not be there yet.
+    assert_eq!(post_presence(&guest.client, &app, &meeting).await, 403);
+    // The host starts early; now it is live and the guest may join.
+    assert_eq!(post_presence(&app.client, &app, &meeting).await, 204);
+    assert_eq!(
+        guest.get(&format!("/meeting/{meeting}")).await.status(),
+        200
+    );
+    assert_eq!(post_presence(&guest.client, &app, &meeting).await, 204);
+    let upcoming = guest.get("/upcoming").await.text().await.unwrap();
+    assert!(upcoming.contains(&meeting), "attended, so listed");
+
+    // Signed out: 401; from another site: refused.
+    let stranger = crate::helpers::new_client();
+    assert_eq!(post_presence(&stranger, &app, &meeting).await, 401);
+    let res = app
+        .client
+        .post(app.url(&format!("/meeting/{meeting}/presence")))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Once it is over, the page hears 410 and shows the ended notice.
+    app.post_form(&format!("/meeting/{meeting}/end"), &[]).await;
+    assert_eq!(post_presence(&guest.client, &app, &meeting).await, 410);
+}

@@ -20,6 +20,9 @@ const CALL_TYPE = "default";
 const CONNECT_TIMEOUT_MS = 12000;
 const JOIN_TIMEOUT_MS = 15000;
 const HAND_EVENT = "yoom.hand";
+// Media does not pass through our server, so the page tells it "I am here" this often (the
+// server counts someone present for a minute after the last word).
+const PRESENCE_MS = 25000;
 const UNREACHABLE = "The video service did not answer. Check your connection, then retry.";
 
 function joinError(code, message) {
@@ -155,6 +158,8 @@ export class StreamAdapter extends EventTarget {
       this.phase = "joined";
       this.sync();
       this.syncParticipants(this.call.state.participants);
+      this.presence();
+      this.presenceTimer = setInterval(() => this.presence(), PRESENCE_MS);
       return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
     } catch (error) {
       if (!error?.ours) console.warn("stream: join failed", error);
@@ -162,6 +167,22 @@ export class StreamAdapter extends EventTarget {
       if (this.tokenError) throw this.tokenError;
       if (error?.ours && error.code !== "closed") throw error;
       throw describeFailure(error);
+    }
+  }
+
+  /** Tells our server I am in the call; a meeting it says is over has ended for me too. */
+  async presence() {
+    try {
+      const res = await fetch(`/meeting/${encodeURIComponent(this.meetingId)}/presence`, {
+        method: "POST",
+        headers: { Accept: "application/json" },
+      });
+      if (res.status === 410 && this.phase !== "closed") {
+        this.close();
+        this.emit("ended", {});
+      }
+    } catch {
+      // Offline for a moment: the next beat will tell.
     }
   }
 
@@ -448,6 +469,7 @@ export class StreamAdapter extends EventTarget {
   close() {
     if (this.phase === "closed") return;
     this.phase = "closed";
+    clearInterval(this.presenceTimer);
     this.subscriptions.forEach((s) => s.unsubscribe());
     this.subscriptions = [];
     this.offs.forEach((off) => off?.());
