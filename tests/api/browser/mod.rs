@@ -3,6 +3,7 @@
 pub mod webdriver;
 
 mod accounts;
+mod clerk;
 mod dashboard;
 
 use webdriver::Browser;
