@@ -139,10 +139,12 @@ async function mountUserButton() {
 }
 
 async function main() {
-  if (!root) return;
-  const mount = root.dataset.clerkMount;
+  // Without a mount point (the meeting page) clerk-js still loads: it renews the session token
+  // in the background, so a long call never finds its cookie out of date.
+  const mount = root?.dataset.clerkMount ?? "keep-alive";
   try {
-    if (mount === "refresh") await refresh();
+    if (mount === "keep-alive") await loadClerk();
+    else if (mount === "refresh") await refresh();
     else if (mount === "sign-in" || mount === "sign-up") await mountAuth(mount);
     else if (mount === "user-button") await mountUserButton();
   } catch (error) {
