@@ -46,9 +46,12 @@ function waitFor(read, timeoutMs = WAIT_FOR_SCRIPTS_MS) {
   });
 }
 
-async function loadClerk() {
+/** Loads clerk-js; `withUi` waits for @clerk/ui too (needed only to mount components). */
+async function loadClerk({ withUi = false } = {}) {
   const clerk = await waitFor(() => window.Clerk);
-  const ClerkUI = await waitFor(() => window.__internal_ClerkUICtor).catch(() => undefined);
+  const ClerkUI = withUi
+    ? await waitFor(() => window.__internal_ClerkUICtor)
+    : window.__internal_ClerkUICtor;
   await clerk.load({
     ui: ClerkUI ? { ClerkUI } : undefined,
     signInUrl: SIGN_IN_URL,
@@ -100,7 +103,7 @@ async function refresh() {
 async function mountAuth(kind) {
   const target = document.getElementById("clerk-component");
   const redirectUrl = root.dataset.redirectUrl || "/";
-  const clerk = await loadClerk();
+  const clerk = await loadClerk({ withUi: true });
   if (root.dataset.signOut === "true" && clerk.user) {
     await clerk.signOut();
   }
@@ -133,7 +136,7 @@ async function mountAuth(kind) {
 }
 
 async function mountUserButton() {
-  const clerk = await loadClerk();
+  const clerk = await loadClerk({ withUi: true });
   root.querySelectorAll("[data-clerk-loading]").forEach((el) => el.remove());
   clerk.mountUserButton(root, { appearance: appearance() });
 }
