@@ -34,14 +34,6 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds the listener (port 0 picks a free one) and builds the server.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        if let Some(clerk) = &settings.clerk {
-            // Refuse rather than silently running on built-in accounts the operator did not ask for.
-            anyhow::bail!(
-                "CLERK_PUBLISHABLE_KEY is set ({}…), but Clerk identity is not part of this \
-                 build yet; unset CLERK_PUBLISHABLE_KEY and CLERK_SECRET_KEY to use built-in accounts",
-                clerk.publishable_key.chars().take(8).collect::<String>()
-            );
-        }
         if settings.stream.is_some() {
             anyhow::bail!(
                 "STREAM_API_KEY is set, but Stream media is not part of this build yet; unset \
@@ -54,6 +46,7 @@ impl Application {
                 settings.data_dir.display()
             )
         })?;
+        let identity = Identity::from_settings(&settings)?;
         let pool = db::connect(&settings.database_url).await?;
         let key = auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?;
         let listener = TcpListener::bind((settings.bind, settings.port))
@@ -72,7 +65,7 @@ impl Application {
             settings.identity_mode(),
             settings.media_mode(),
         );
-        let server = run(listener, pool, key, settings)?;
+        let server = run(listener, pool, key, identity, settings)?;
         Ok(Self { port, server })
     }
 
@@ -105,11 +98,15 @@ fn run(
     listener: TcpListener,
     pool: db::Pool,
     key: Key,
+    identity: Identity,
     settings: Settings,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
-    let identity = web::Data::new(Identity::Local);
-    let policy = web::Data::new(SecurityPolicy::new(settings.origin(), &[], &[]));
+    let policy = web::Data::new(SecurityPolicy::widened(
+        settings.origin(),
+        &identity.csp_sources(),
+    ));
+    let identity = web::Data::new(identity);
     let limits = web::Data::new(AuthLimits::default());
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
@@ -141,6 +138,7 @@ fn run(
             .cookie_content_security(CookieContentSecurity::Private)
             .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(14)))
             .build();
+        let public_auth = identity.clone();
         App::new()
             .app_data(pool.clone())
             .app_data(identity.clone())
@@ -173,11 +171,7 @@ fn run(
             .wrap(TracingLogger::default())
             .route(paths::HEALTH, web::get().to(routes::health::healthz))
             .route("/static/{path:.*}", web::get().to(assets::serve))
-            .route(paths::SIGN_IN, web::get().to(auth::local::sign_in_page))
-            .route(paths::SIGN_IN, web::post().to(auth::local::sign_in))
-            .route(paths::SIGN_UP, web::get().to(auth::local::sign_up_page))
-            .route(paths::SIGN_UP, web::post().to(auth::local::sign_up))
-            .route(paths::SIGN_OUT, web::post().to(auth::local::sign_out))
+            .configure(|cfg| public_auth.configure_public(cfg))
             // Share links play without an account.
             .route("/r/{id}", web::get().to(routes::recordings::shared_page))
             .route(

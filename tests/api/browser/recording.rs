@@ -12,7 +12,9 @@ use crate::helpers::spawn_app;
 async fn record_five_seconds_of_a_call_then_play_and_delete_it() {
     let app = spawn_app().await;
     let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
-    let [host, guest] = &browsers[..] else { unreachable!() };
+    let [host, guest] = &browsers[..] else {
+        unreachable!()
+    };
     sign_up(host, &app, "rec_browser_host", "Remy Host").await;
     sign_up(guest, &app, "rec_browser_guest", "Gina Guest").await;
     let meeting = start_instant_meeting(host, &app).await;
@@ -25,16 +27,30 @@ async fn record_five_seconds_of_a_call_then_play_and_delete_it() {
     // Everyone sees that the call is being recorded.
     guest.wait("#recording-indicator").await;
     let started = Instant::now();
-    while host.execute("return document.body.dataset.recording", vec![]).await != "on" {
-        assert!(started.elapsed() < Duration::from_secs(10), "recording never started");
+    while host
+        .execute("return document.body.dataset.recording", vec![])
+        .await
+        != "on"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "recording never started"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     host.snapshot("recording").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     host.click_css("#toggle-record").await;
     let stopping = Instant::now();
-    while host.execute("return window.yoomCall.recorder.state()", vec![]).await != "idle" {
-        assert!(stopping.elapsed() < Duration::from_secs(15), "recording never finished");
+    while host
+        .execute("return window.yoomCall.recorder.state()", vec![])
+        .await
+        != "idle"
+    {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(15),
+            "recording never finished"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let indicator_gone = Instant::now();
@@ -48,20 +64,28 @@ async fn record_five_seconds_of_a_call_then_play_and_delete_it() {
         if visible == false {
             break;
         }
-        assert!(indicator_gone.elapsed() < Duration::from_secs(10), "the indicator stayed on");
+        assert!(
+            indicator_gone.elapsed() < Duration::from_secs(10),
+            "the indicator stayed on"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     host.goto(&app.url("/recordings")).await;
     host.wait("article[data-recording-id]").await;
     let id = host
-        .execute("return document.querySelector('article[data-recording-id]').dataset.recordingId", vec![])
+        .execute(
+            "return document.querySelector('article[data-recording-id]').dataset.recordingId",
+            vec![],
+        )
         .await
         .as_str()
         .unwrap()
         .to_owned();
-    host.click_css("article[data-recording-id] a.button-primary").await;
-    host.wait_for_path(|p| p == format!("/recordings/{id}")).await;
+    host.click_css("article[data-recording-id] a.button-primary")
+        .await;
+    host.wait_for_path(|p| p == format!("/recordings/{id}"))
+        .await;
     let duration = host
         .execute_async(
             "const done = arguments[arguments.length - 1];
@@ -73,17 +97,28 @@ async fn record_five_seconds_of_a_call_then_play_and_delete_it() {
         )
         .await;
     let seconds = duration.as_f64().unwrap_or(0.0);
-    assert!(seconds.is_finite() && seconds > 3.0, "player duration {duration}");
+    assert!(
+        seconds.is_finite() && seconds > 3.0,
+        "player duration {duration}"
+    );
     host.snapshot("recording-page").await;
-    let file = app.data_dir.path().join("recordings").join(format!("{id}.webm"));
+    let file = app
+        .data_dir
+        .path()
+        .join("recordings")
+        .join(format!("{id}.webm"));
     assert!(file.exists());
 
     host.goto(&app.url("/recordings")).await;
-    host.click_css(&format!("#recording-{id} button.button-danger")).await;
+    host.click_css(&format!("#recording-{id} button.button-danger"))
+        .await;
     host.execute("return 1", vec![]).await; // accepts the confirm()
     let deleting = Instant::now();
     while host.find(&format!("#recording-{id}")).await.is_some() {
-        assert!(deleting.elapsed() < Duration::from_secs(10), "the card stayed");
+        assert!(
+            deleting.elapsed() < Duration::from_secs(10),
+            "the card stayed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     host.wait_for_text("Recording deleted").await;
