@@ -244,14 +244,9 @@ impl Settings {
                 ));
             }
             (Some((var, publishable_key)), Some(secret)) => {
-                if !(publishable_key.starts_with("pk_test_")
-                    || publishable_key.starts_with("pk_live_"))
-                {
-                    return Err(ConfigError::new(
-                        var,
-                        "must start with pk_test_ or pk_live_",
-                    ));
-                }
+                // The key encodes the frontend API host; a key that does not stops start-up.
+                crate::auth::clerk::keys::PublishableKey::parse(&publishable_key)
+                    .map_err(|e| ConfigError::new(var, e.to_string()))?;
                 let authorized_parties = match get("CLERK_AUTHORIZED_PARTIES") {
                     Some(raw) => raw
                         .split(',')
@@ -468,6 +463,23 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    #[test]
+    fn a_publishable_key_that_does_not_encode_a_host_stops_start_up_with_a_message() {
+        let err = settings(&[
+            ("CLERK_PUBLISHABLE_KEY", "pk_test_aW52YWxpZGtleSQ="),
+            ("CLERK_SECRET_KEY", "sk_test_x"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+        assert!(err.to_string().contains("frontend API host"), "{err}");
+        let err = settings(&[
+            ("NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY", "pk_live_%%%"),
+            ("CLERK_SECRET_KEY", "sk_live_x"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY");
     }
 
     #[test]

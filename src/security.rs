@@ -17,31 +17,55 @@ pub struct SecurityPolicy {
     origin: String,
 }
 
+/// Sources a hosted provider adds to the CSP, directive by directive (each a list of sources
+/// such as `https://clerk.example.com` or `'unsafe-inline'`).
+#[derive(Debug, Clone, Default)]
+pub struct CspSources {
+    pub script: Vec<String>,
+    pub connect: Vec<String>,
+    pub img: Vec<String>,
+    pub style: Vec<String>,
+    pub worker: Vec<String>,
+    pub frame: Vec<String>,
+    pub media: Vec<String>,
+}
+
 impl SecurityPolicy {
     /// The policy for an origin. `extra_connect` and `extra_script` widen the CSP for hosted
     /// providers when (and only when) their mode is on.
     pub fn new(origin: String, extra_script: &[&str], extra_connect: &[&str]) -> Self {
-        Self::new_with_media(origin, extra_script, extra_connect, &[])
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        Self::widened(
+            origin,
+            &CspSources {
+                script: owned(extra_script),
+                connect: owned(extra_connect),
+                ..CspSources::default()
+            },
+        )
     }
 
-    /// [`SecurityPolicy::new`], plus `media-src` sources (a provider's recordings CDN).
-    pub fn new_with_media(
-        origin: String,
-        extra_script: &[&str],
-        extra_connect: &[&str],
-        extra_media: &[&str],
-    ) -> Self {
-        let join = |extra: &[&str]| extra.iter().map(|h| format!(" {h}")).collect::<String>();
+    /// The policy for an origin, widened by `extra` (empty lists add nothing).
+    pub fn widened(origin: String, extra: &CspSources) -> Self {
+        let join = |extra: &[String]| extra.iter().map(|h| format!(" {h}")).collect::<String>();
         // No inline script anywhere: every behaviour lives in files under /static.
-        let csp = format!(
-            "default-src 'self'; script-src 'self'{scripts}; style-src 'self'; \
-             img-src 'self' data: blob:; media-src 'self' blob:{media}; connect-src 'self'{connects}; \
+        let mut csp = format!(
+            "default-src 'self'; script-src 'self'{scripts}; style-src 'self'{styles}; \
+             img-src 'self' data: blob:{imgs}; media-src 'self' blob:{media}; connect-src 'self'{connects}; \
              font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
              frame-ancestors 'none'",
-            scripts = join(extra_script),
-            media = join(extra_media),
-            connects = join(extra_connect),
+            scripts = join(&extra.script),
+            styles = join(&extra.style),
+            imgs = join(&extra.img),
+            media = join(&extra.media),
+            connects = join(&extra.connect),
         );
+        if !extra.worker.is_empty() {
+            csp.push_str(&format!("; worker-src{}", join(&extra.worker)));
+        }
+        if !extra.frame.is_empty() {
+            csp.push_str(&format!("; frame-src{}", join(&extra.frame)));
+        }
         Self {
             csp: HeaderValue::from_str(&csp).expect("CSP is a valid header value"),
             origin,

@@ -37,20 +37,13 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds the listener (port 0 picks a free one) and builds the server.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        if let Some(clerk) = &settings.clerk {
-            // Refuse rather than silently running on built-in accounts the operator did not ask for.
-            anyhow::bail!(
-                "CLERK_PUBLISHABLE_KEY is set ({}…), but Clerk identity is not part of this \
-                 build yet; unset CLERK_PUBLISHABLE_KEY and CLERK_SECRET_KEY to use built-in accounts",
-                clerk.publishable_key.chars().take(8).collect::<String>()
-            );
-        }
         std::fs::create_dir_all(&settings.data_dir).with_context(|| {
             format!(
                 "Failed to create the data directory {}",
                 settings.data_dir.display()
             )
         })?;
+        let identity = Identity::from_settings(&settings)?;
         let pool = db::connect(&settings.database_url).await?;
         let key = auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?;
         let listener = TcpListener::bind((settings.bind, settings.port))
@@ -79,7 +72,7 @@ impl Application {
                 settings.mesh_max_participants,
             )),
         };
-        let server = run(listener, pool, key, media, settings)?;
+        let server = run(listener, pool, key, identity, media, settings)?;
         Ok(Self { port, server })
     }
 
@@ -112,22 +105,17 @@ fn run(
     listener: TcpListener,
     pool: db::Pool,
     key: Key,
+    identity: Identity,
     media: Media,
     settings: Settings,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
-    let identity = web::Data::new(Identity::Local);
-    // Stream's hosts are allowed only when Stream carries the media.
-    let connect = media.csp_connect_sources();
-    let connect: Vec<&str> = connect.iter().map(String::as_str).collect();
-    let media_sources = media.csp_media_sources();
-    let media_sources: Vec<&str> = media_sources.iter().map(String::as_str).collect();
-    let policy = web::Data::new(SecurityPolicy::new_with_media(
-        settings.origin(),
-        &[],
-        &connect,
-        &media_sources,
-    ));
+    // Each provider widens the CSP for its own hosts, and only when its mode is on.
+    let mut sources = identity.csp_sources();
+    sources.connect.extend(media.csp_connect_sources());
+    sources.media.extend(media.csp_media_sources());
+    let policy = web::Data::new(SecurityPolicy::widened(settings.origin(), &sources));
+    let identity = web::Data::new(identity);
     let limits = web::Data::new(AuthLimits::default());
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
@@ -155,6 +143,7 @@ fn run(
             .cookie_content_security(CookieContentSecurity::Private)
             .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(14)))
             .build();
+        let public_auth = identity.clone();
         App::new()
             .app_data(pool.clone())
             .app_data(identity.clone())
@@ -187,11 +176,7 @@ fn run(
             .wrap(TracingLogger::default())
             .route(paths::HEALTH, web::get().to(routes::health::healthz))
             .route("/static/{path:.*}", web::get().to(assets::serve))
-            .route(paths::SIGN_IN, web::get().to(auth::local::sign_in_page))
-            .route(paths::SIGN_IN, web::post().to(auth::local::sign_in))
-            .route(paths::SIGN_UP, web::get().to(auth::local::sign_up_page))
-            .route(paths::SIGN_UP, web::post().to(auth::local::sign_up))
-            .route(paths::SIGN_OUT, web::post().to(auth::local::sign_out))
+            .configure(|cfg| public_auth.configure_public(cfg))
             // Server to server: authenticated by its signature, not by a session.
             .route(
                 paths::STREAM_WEBHOOK,

@@ -1,14 +1,16 @@
-//! Who is signed in. [`Identity`] is the mode (built-in accounts today; a hosted provider is
-//! another variant); [`require_user`] guards every private route and hands handlers a
-//! [`CurrentUser`].
+//! Who is signed in. [`Identity`] is the mode (built-in accounts, or Clerk);
+//! [`require_user`] guards every private route and hands handlers a [`CurrentUser`].
 
 pub mod accounts;
+pub mod clerk;
 pub mod local;
 pub mod password;
 pub mod redirect;
 pub mod session_key;
+pub mod ui;
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use actix_session::SessionExt;
 use actix_web::body::{BoxBody, MessageBody};
@@ -81,41 +83,114 @@ impl FromRequest for CurrentUser {
 pub enum Identity {
     /// Built-in accounts: argon2id passwords in SQLite, an encrypted session cookie.
     Local,
+    /// Clerk: hosted sign-in, session JWTs verified on every request.
+    Clerk(Arc<clerk::ClerkIdentity>),
+}
+
+/// What a request's credentials amount to.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    SignedIn(CurrentUser),
+    SignedOut,
+    /// Signed in, but the proof is out of date: the browser has to refresh it (Clerk mode).
+    Stale,
 }
 
 impl Identity {
-    /// The signed-in user for a request, if there is one.
-    pub async fn current_user(
+    /// The mode the settings ask for.
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Self> {
+        Ok(match &settings.clerk {
+            Some(clerk) => Self::Clerk(Arc::new(clerk::ClerkIdentity::new(clerk)?)),
+            None => Self::Local,
+        })
+    }
+
+    /// Who a request comes from.
+    pub async fn authenticate(
         &self,
         req: &ServiceRequest,
         pool: &crate::db::Pool,
-    ) -> Result<Option<CurrentUser>, AppError> {
+    ) -> Result<Authentication, AppError> {
         match self {
             Self::Local => {
                 let session = req.get_session();
                 let Ok(Some(id)) = session.get::<String>(SESSION_USER_ID) else {
-                    return Ok(None);
+                    return Ok(Authentication::SignedOut);
                 };
                 let user = accounts::find_by_id(pool, &id).await?;
                 if user.is_none() {
                     // The account is gone (deleted, or a database was replaced): sign out.
                     session.purge();
                 }
-                Ok(user)
+                Ok(user.map_or(Authentication::SignedOut, Authentication::SignedIn))
             }
+            Self::Clerk(clerk) => match clerk.session_state(req.headers()).await {
+                clerk::session::SessionState::SignedIn(claims) => {
+                    Ok(Authentication::SignedIn(clerk.user(pool, &claims).await?))
+                }
+                clerk::session::SessionState::SignedOut(_) => Ok(Authentication::SignedOut),
+                clerk::session::SessionState::Stale(_) => Ok(Authentication::Stale),
+            },
         }
+    }
+
+    /// The signed-in user for a request, if there is one (a stale session counts as none).
+    pub async fn current_user(
+        &self,
+        req: &ServiceRequest,
+        pool: &crate::db::Pool,
+    ) -> Result<Option<CurrentUser>, AppError> {
+        Ok(match self.authenticate(req, pool).await? {
+            Authentication::SignedIn(user) => Some(user),
+            Authentication::SignedOut | Authentication::Stale => None,
+        })
     }
 
     /// Where a signed-out visitor is sent.
     pub fn sign_in_path(&self) -> &'static str {
+        paths::SIGN_IN
+    }
+
+    /// Clerk's browser settings in Clerk mode.
+    pub fn clerk_browser(&self) -> Option<clerk::ClerkBrowser> {
         match self {
-            Self::Local => paths::SIGN_IN,
+            Self::Local => None,
+            Self::Clerk(clerk) => Some(clerk.browser.clone()),
+        }
+    }
+
+    /// What the CSP must allow beyond our own origin in this mode.
+    pub fn csp_sources(&self) -> crate::security::CspSources {
+        match self {
+            Self::Local => crate::security::CspSources::default(),
+            Self::Clerk(clerk) => clerk::csp_sources(&clerk.browser),
+        }
+    }
+
+    /// The public sign-in, sign-up and sign-out routes of this mode.
+    pub fn configure_public(&self, cfg: &mut web::ServiceConfig) {
+        match self {
+            Self::Local => {
+                cfg.route(paths::SIGN_IN, web::get().to(local::sign_in_page))
+                    .route(paths::SIGN_IN, web::post().to(local::sign_in))
+                    .route(paths::SIGN_UP, web::get().to(local::sign_up_page))
+                    .route(paths::SIGN_UP, web::post().to(local::sign_up))
+                    .route(paths::SIGN_OUT, web::post().to(local::sign_out));
+            }
+            Self::Clerk(clerk) => {
+                // The built-in account forms are not routed: Clerk owns sign-in and sign-up.
+                cfg.app_data(web::Data::from(clerk.clone()))
+                    .route(paths::SIGN_IN, web::get().to(clerk::pages::sign_in_page))
+                    .route(paths::SIGN_UP, web::get().to(clerk::pages::sign_up_page))
+                    .route(paths::SIGN_OUT, web::post().to(clerk::pages::sign_out));
+            }
         }
     }
 }
 
 /// Lets signed-in requests through with a [`CurrentUser`]; answers the rest the way each kind
-/// of request expects: a redirect for a page, `HX-Redirect` for htmx, 401 JSON for the API.
+/// of request expects: a redirect for a page, `HX-Redirect` for htmx, 401 JSON for the API;
+/// and a stale Clerk session with a refresh (page), `HX-Refresh` (htmx) or 401 (API).
 pub async fn require_user(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -128,14 +203,26 @@ pub async fn require_user(
         .app_data::<web::Data<crate::db::Pool>>()
         .cloned()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("database pool is not configured")))?;
-    match identity.current_user(&req, &pool).await {
-        Ok(Some(user)) => {
+    match identity.authenticate(&req, &pool).await {
+        Ok(Authentication::SignedIn(user)) => {
             req.extensions_mut().insert(user);
-            next.call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body)
+            let refreshed = clerk::pages::refresh_count(&req) > 0;
+            let mut res = ui::scope(identity.clerk_browser(), next.call(req))
+                .await?
+                .map_into_boxed_body();
+            clerk::pages::clear_refresh_count(refreshed, res.response_mut());
+            Ok(res)
         }
-        Ok(None) => {
+        Ok(Authentication::Stale) => {
+            let stale = match identity.as_ref() {
+                Identity::Clerk(clerk) => clerk::pages::stale_response(&req, &clerk.browser),
+                Identity::Local => None,
+            };
+            let response =
+                stale.unwrap_or_else(|| signed_out_response(&req, identity.sign_in_path()));
+            Ok(req.into_response(response))
+        }
+        Ok(Authentication::SignedOut) => {
             let response = signed_out_response(&req, identity.sign_in_path());
             Ok(req.into_response(response))
         }

@@ -527,8 +527,6 @@ struct MeetingPage {
     /// The room is a personal room reached by its room ID.
     room_id: Option<String>,
     /// This person may record: the host, or anyone once the host allows it.
-    // Not read by the template yet (main leaves it unused too); kept for the recording controls.
-    #[allow(dead_code)]
     can_record: bool,
     media: crate::video::ClientConfig,
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod clerk;
 mod helpers;
 mod meetings;
 mod personal_room;

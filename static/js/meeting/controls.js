@@ -26,6 +26,25 @@ export function bindControls(h) {
   $("raise-hand").addEventListener("click", (e) => h.setHand(e.currentTarget.getAttribute("aria-pressed") !== "true"));
   $("leave-button").addEventListener("click", h.leave);
   $("end-for-everyone")?.addEventListener("click", h.endForEveryone);
+  $("toggle-record").addEventListener("click", h.toggleRecording);
+
+  // ---- Recording options (the host only): "Let everyone record" -------------------------
+  const recordMenu = $("record-menu");
+  const recordOptions = $("record-options");
+  const allowRecording = $("allow-recording");
+  function openRecordMenu(open) {
+    if (!recordMenu) return;
+    recordMenu.hidden = !open;
+    recordOptions.setAttribute("aria-expanded", String(open));
+    if (open) allowRecording.focus();
+  }
+  recordOptions?.addEventListener("click", () => openRecordMenu(recordMenu.hidden));
+  recordMenu?.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    openRecordMenu(false);
+    recordOptions.focus();
+  });
+  allowRecording?.addEventListener("change", () => h.setRecordingAllowed(allowRecording.checked));
 
   // ---- Reactions menu ---------------------------------------------------------------------
   const choices = () => [...menu.querySelectorAll(".reaction-choice")];
@@ -56,6 +75,9 @@ export function bindControls(h) {
   });
   document.addEventListener("click", (e) => {
     if (!menu.hidden && !menu.contains(e.target) && !reactionsButton.contains(e.target)) openMenu(false);
+    if (recordMenu && !recordMenu.hidden && !recordMenu.contains(e.target) && !recordOptions.contains(e.target)) {
+      openRecordMenu(false);
+    }
   });
 
   // ---- Layout -----------------------------------------------------------------------------
@@ -138,7 +160,42 @@ export function bindControls(h) {
       );
       setToggle($("raise-hand"), s.hand, s.hand ? "Lower your hand" : "Raise your hand");
     },
+    /**
+     * The record button and the host's option. `state`: my recorder's ("idle" | "starting" |
+     * "recording" | "stopping"); `canRecord`: may I start one; `allowed`: does the host let
+     * everyone; `permissionBusy`: that choice is being saved.
+     */
+    updateRecording({ state, canRecord, allowed, permissionBusy = false, othersRecording = false }) {
+      const button = $("toggle-record");
+      const mine = state !== "idle";
+      const on = state === "recording" || state === "stopping";
+      // Someone who may no longer start one can still stop their own.
+      $("record-control").hidden = !(canRecord || mine);
+      button.setAttribute("aria-pressed", String(on));
+      button.setAttribute("aria-label", on ? "Stop recording" : "Record");
+      // Busy rather than disabled, so the focus stays on the button just pressed; room.js
+      // ignores presses until it settles.
+      const settling = state === "starting" || state === "stopping";
+      button.toggleAttribute("aria-busy", settling);
+      button.setAttribute("aria-disabled", String(settling));
+      button.title =
+        state === "starting"
+          ? "Starting the recording…"
+          : state === "stopping"
+            ? "Saving the recording…"
+            : on
+              ? "Stop recording"
+              : othersRecording
+                ? "Someone else is recording this call"
+                : "Record the call";
+      if (allowRecording) {
+        allowRecording.checked = !!allowed;
+        // Not disabled while saving: that would throw the keyboard focus out of the menu.
+        allowRecording.toggleAttribute("aria-busy", !!permissionBusy);
+      }
+    },
     closeMenus() {
+      openRecordMenu(false);
       openMenu(false);
       showParticipants(false);
       showStats(false);

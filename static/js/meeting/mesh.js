@@ -7,9 +7,13 @@
 //   setMediaState({audio, video, screen}) · replaceVideoTrack(t|null) · replaceAudioTrack(t|null)
 //   sendReaction(emoji) · setHandRaised(bool) · leave() · peerConnections() · selfId
 //   events (CustomEvent detail): participant-joined/-updated {participant}, participant-left {id},
-//   track {id, stream}, reaction {id, emoji}, ended, connection {state}, error {code, message}
+//   track {id, stream}, reaction {id, emoji}, ended, connection {state}, error {code, message},
+//   recording {active, name} (a recording of this call started or stopped; name: who started
+//   it, "" when not known), recording-permission {allowed} (the host lets everyone record).
+//   Both also come once per (re)join, from the server's welcome, before join() resolves.
 //
-// Events only ever describe remote participants: the UI shows its own state itself.
+// Events only ever describe remote participants (the UI shows its own state itself), except
+// the recording ones, which are about the call.
 
 const PING_MS = 5000;
 const STALE_MS = 15000; // three missed pongs: the socket is dead even if it has not closed
@@ -171,6 +175,10 @@ export class MeshAdapter extends EventTarget {
       case "reaction":
         if (msg.id !== this.you && !this.formerIds.has(msg.id)) this.emit("reaction", { id: msg.id, emoji: msg.emoji });
         return;
+      case "recording":
+        return this.emit("recording", { active: !!msg.active, name: typeof msg.name === "string" ? msg.name : "" });
+      case "recording-permission":
+        return this.emit("recording-permission", { allowed: !!msg.allowed });
       case "ended":
         this.close();
         return this.emit("ended", {});
@@ -201,6 +209,9 @@ export class MeshAdapter extends EventTarget {
     for (const peer of msg.peers || []) {
       if (!this.formerIds.has(peer.id)) this.addPeer(peer, true);
     }
+    // The welcome says whether a recording runs now (but not who started it).
+    if ("recordingAllowed" in msg) this.emit("recording-permission", { allowed: !!msg.recordingAllowed });
+    if ("recording" in msg) this.emit("recording", { active: !!msg.recording, name: "" });
     if (rejoined) {
       if (this.state.screen) this.setMediaState(this.state);
       if (this.state.hand) this.send({ type: "hand", raised: true });

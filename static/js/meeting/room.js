@@ -4,12 +4,13 @@
 // top of stream.js) that this file uses when they are there.
 
 import { SpeakerDetector } from "./levels.js";
-import { canShareScreen, deviceReason, errorKind, listDevices, openTrack, stopStream } from "./media.js";
+import { canShareScreen, deviceReason, errorKind, initials, listDevices, openTrack, stopStream } from "./media.js";
 import { ParticipantsPanel } from "./participants.js";
 import { Setup } from "./setup.js";
 import { StatsPanel } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { bindControls } from "./controls.js";
+import { CallRecorder, canRecord as browserCanRecord } from "./recorder.js";
 
 const root = document.getElementById("meeting-room");
 const $ = (id) => document.getElementById(id);
@@ -31,6 +32,16 @@ let setup, stage, panel, stats, detector, controls;
 let spotlightKey = null;
 let reconnecting = false;
 let joining = false;
+// The call's recording, as the server tells everyone (active, who started it, whether the host
+// lets everyone record), and my own recorder while I record (null otherwise).
+const rec = { active: false, name: "", allowed: false, permissionBusy: false, permissionSeq: 0 };
+let recorder = null;
+// What tests (and the console) can see of my recorder.
+const recorderApi = {
+  // "starting" is not recording yet: nothing has been asked of the server that can be stopped.
+  state: () => (recorder && recorder.state !== "starting" ? recorder.state : "idle"),
+  recordingId: () => recorder?.recordingId ?? null,
+};
 
 function toast(message, { error = false } = {}) {
   // app.js owns the toasts; importing it again here would run it twice (its URL has ?v=).
@@ -107,8 +118,10 @@ function enterCall() {
   navigator.mediaDevices?.addEventListener?.("devicechange", recheckDevices);
   refresh();
   setCallState("joined");
-  window.yoomCall = { adapter, localStream: () => local.stream };
+  window.yoomCall = { adapter, localStream: () => local.stream, recorder: recorderApi };
   $("toggle-mic").focus();
+  // Whoever joins a call being recorded is told so, not only shown the indicator.
+  if (rec.active && !recorder) toast("This call is being recorded.");
 }
 
 function listen(a) {
@@ -143,6 +156,7 @@ function listen(a) {
   on("track", ({ id, stream }) => {
     stage.setStream(id, stream);
     detector.track(id, stream);
+    recorder?.syncAudio();
   });
   // Adapters that draw remote video themselves (bindVideo) still hand over audio for the meter.
   on("audio", ({ id, stream }) => detector.track(id, stream));
@@ -159,6 +173,28 @@ function listen(a) {
       me.id = adapter.selfId;
       stage.update(me);
       refresh();
+    }
+  });
+  on("recording", ({ active, name }) => {
+    const was = rec.active;
+    rec.active = !!active;
+    // A rejoin's welcome says only that one runs: keep the name heard before.
+    rec.name = active ? name || (was ? rec.name : "") : "";
+    renderRecording();
+    if (!people.has("local") || was === rec.active) return;
+    if (active) {
+      announce(recorder ? "Recording started. Everyone in the call can see that it is being recorded." : `${name || "Someone"} started recording this call`);
+    } else {
+      announce("Recording stopped");
+    }
+  });
+  on("recording-permission", ({ allowed }) => {
+    const changed = rec.allowed !== !!allowed;
+    rec.allowed = !!allowed;
+    root.dataset.canRecord = String(config.owner || rec.allowed);
+    renderRecording();
+    if (changed && !config.owner && people.has("local")) {
+      announce(rec.allowed ? "The host lets everyone record this call" : "The host no longer lets everyone record this call");
     }
   });
   on("ended", () => showEnded());
@@ -248,6 +284,11 @@ function stopDevices() {
 }
 
 function teardown() {
+  // First, so the recording ends on the call and not on stopped cameras; it then saves in the
+  // background (leave() waits for it).
+  recorder?.stop({ patience: 3000, cap: 15000 });
+  rec.active = false;
+  rec.name = "";
   stopDevices();
   // Detached first: the adapter's last events (everyone "leaving") are not news to announce.
   const a = adapter;
@@ -259,6 +300,7 @@ function teardown() {
   stage?.clear();
   people.clear();
   controls?.closeMenus();
+  renderRecording();
   navigator.mediaDevices?.removeEventListener?.("devicechange", recheckDevices);
   setup?.hide();
   $("call").hidden = true;
@@ -411,11 +453,173 @@ function refresh() {
   $("alone").hidden = remote.length > 0;
   panel.render([...people.values()]);
   controls.update(state());
+  recorder?.syncAudio();
+  renderRecording();
 }
 
 async function leave() {
+  const saving = recorder?.stop({ patience: 3000, cap: 15000 });
   teardown();
+  if (saving) {
+    toast("Saving the recording…");
+    await saving;
+  }
   location.assign("/");
+}
+
+// ---- Recording ----------------------------------------------------------------------------
+
+/** What the recording shows: the tiles as laid out now, spotlight first, then the strip. */
+function scene() {
+  const keyOf = new Map([...stage.tiles].map(([key, tile]) => [tile, key]));
+  const spot = stage.spotlight.hidden ? null : stage.spotlight.querySelector(".tile");
+  const order = [...(spot ? [spot] : []), ...stage.strip.querySelectorAll(":scope > .tile")];
+  const tiles = [];
+  for (const tile of order) {
+    const person = people.get(keyOf.get(tile));
+    if (!person) continue;
+    tiles.push({
+      key: person.key,
+      name: person.name,
+      initials: initials(person.name),
+      video: tile.querySelector("video"),
+      videoOn: !!(person.video || person.screen),
+      screen: !!person.screen,
+      audio: !!person.audio,
+      hand: !!person.hand,
+      speaking: tile.classList.contains("speaking"),
+      spotlight: tile === spot,
+      image: tile.querySelector(".tile-avatar img"),
+    });
+  }
+  return { layout: $("call").dataset.layout, tiles };
+}
+
+/** Every voice in the call: each remote participant's audio and my microphone (silent when muted). */
+function audioTracks() {
+  const tracks = [];
+  const mic = trackOf("audio");
+  if (mic) tracks.push(mic);
+  for (const [key, tile] of stage.tiles) {
+    if (key === "local") continue;
+    const stream = tile.querySelector("video")?.srcObject;
+    if (stream instanceof MediaStream) tracks.push(...stream.getAudioTracks().filter((t) => t.readyState === "live"));
+  }
+  return tracks;
+}
+
+async function toggleRecording() {
+  if (recorder) {
+    if (recorder.state === "recording") recorder.stop();
+    return;
+  }
+  if (!adapter) return;
+  if (!browserCanRecord()) {
+    toast("This browser cannot record calls. Try a recent Chrome, Edge or Firefox.", { error: true });
+    return;
+  }
+  const r = new CallRecorder({ meetingId: config.meetingId, scene, audioTracks });
+  recorder = r;
+  r.addEventListener("statechange", renderRecording);
+  r.addEventListener("finished", (e) => recordingFinished(r, e.detail));
+  renderRecording();
+  try {
+    await r.start();
+  } catch (error) {
+    if (recorder === r) recorder = null;
+    renderRecording();
+    if (error.code !== "cancelled") toast(error.message || "Could not start recording.", { error: true });
+    return;
+  }
+  // Left the call while the server was answering.
+  if (!adapter) r.stop();
+}
+
+function recordingFinished(r, { url, failure, lost, error, abandoned }) {
+  if (recorder === r) recorder = null;
+  // One recording at a time: with mine over, none runs (the server says so to the others).
+  rec.active = false;
+  rec.name = "";
+  renderRecording();
+  if (abandoned) return;
+  if (failure) toastLink(failure.message, url, { error: true });
+  else if (error) toast(error, { error: true });
+  else toastLink(lost ? "Recording saved, without its last few seconds (they could not be uploaded)" : "Recording saved", url);
+}
+
+/** A toast with a link to the recording; kept longer than a plain one so the link can be reached. */
+function toastLink(message, href, { error = false } = {}) {
+  const area = document.getElementById("toasts");
+  if (!area || !href) return toast(message, { error });
+  const el = document.createElement("div");
+  el.className = error ? "toast toast-error toast-recording" : "toast toast-recording";
+  el.setAttribute("role", error ? "alert" : "status");
+  el.dataset.toast = "";
+  el.dataset.timer = "mine"; // app.js removes older toasts, but leaves this one's timing to us
+  const text = document.createElement("span");
+  text.textContent = /[.!?]$/.test(message) ? `${message} ` : `${message}. `;
+  const link = document.createElement("a");
+  link.href = href;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.textContent = "Open recording";
+  const hint = document.createElement("span");
+  hint.className = "visually-hidden";
+  hint.textContent = " (opens in a new tab)";
+  link.append(hint);
+  el.append(text, link);
+  area.append(el);
+  setTimeout(() => el.remove(), 12000);
+}
+
+async function setRecordingAllowed(allowed) {
+  const seq = ++rec.permissionSeq;
+  const before = rec.allowed;
+  rec.allowed = allowed;
+  rec.permissionBusy = true;
+  renderRecording();
+  try {
+    const res = await fetch(`/meeting/${encodeURIComponent(config.meetingId)}/recording-permission`, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ allowed: String(allowed) }),
+    });
+    const body = await res.json().catch(() => null);
+    if (!res.ok) throw Object.assign(new Error(body?.error?.message || "Could not change who may record. Try again."), { shown: true });
+    if (seq !== rec.permissionSeq) return;
+    rec.allowed = typeof body?.allowed === "boolean" ? body.allowed : allowed;
+    announce(rec.allowed ? "Everyone in the call can now record it" : "Only you can record this call now");
+  } catch (error) {
+    if (seq !== rec.permissionSeq) return;
+    rec.allowed = before;
+    toast(error.shown ? error.message : "Could not reach Yoom. Check your connection and try again.", { error: true });
+  } finally {
+    if (seq === rec.permissionSeq) {
+      rec.permissionBusy = false;
+      renderRecording();
+    }
+  }
+}
+
+/** The record button, the host's option, the REC indicator and body[data-recording]. */
+function renderRecording() {
+  const state = recorder?.state ?? "idle";
+  const mine = state !== "idle";
+  document.body.dataset.recording = state === "recording" ? "on" : "off";
+  const showing = rec.active || state === "recording" || state === "stopping";
+  const name = rec.name || (state === "recording" || state === "stopping" ? config.self.name : "");
+  const indicator = $("recording-indicator");
+  indicator.hidden = !showing;
+  indicator.title = name ? `Recording started by ${name}` : "This call is being recorded";
+  $("recording-name").textContent = name;
+  $("recording-by").hidden = !name;
+  controls?.updateRecording({
+    state,
+    canRecord: root.dataset.canRecord === "true",
+    allowed: rec.allowed,
+    permissionBusy: rec.permissionBusy,
+    othersRecording: rec.active && !mine,
+  });
 }
 
 async function endForEveryone() {
@@ -445,6 +649,8 @@ async function endForEveryone() {
 
 function start() {
   setCallState("setup");
+  document.body.dataset.recording = "off";
+  window.yoomCall = { recorder: recorderApi };
   setup = new Setup();
   stage = new Stage();
   panel = new ParticipantsPanel();
@@ -471,11 +677,14 @@ function start() {
     stats,
     leave,
     endForEveryone,
+    toggleRecording,
+    setRecordingAllowed,
     active: () => !!adapter && document.body.dataset.callState === "joined",
   });
   $("join-button").addEventListener("click", join);
   $("retry-button").addEventListener("click", retry);
   addEventListener("pagehide", () => {
+    recorder?.abandon();
     stopDevices();
     adapter?.leave();
   });

@@ -4,6 +4,7 @@ pub mod webdriver;
 
 mod accounts;
 pub mod call;
+mod clerk;
 mod dashboard;
 mod recording;
 mod stream;
