@@ -26,6 +26,7 @@ const NOUN = { audio: "microphone", video: "camera" };
 
 const local = { stream: null, screen: null, audio: false, video: false, hand: false, unavailable: { audio: null, video: null } };
 const people = new Map(); // key ("local" or peer id) → person, see tiles.js
+const remoteAudio = new Map(); // peer id → audio an adapter plays outside the tiles
 const acquiring = new Set();
 let adapter = null;
 let setup, stage, panel, stats, detector, controls;
@@ -147,6 +148,7 @@ function listen(a) {
     const person = people.get(id);
     if (!person || person.local) return;
     people.delete(id);
+    remoteAudio.delete(id);
     stage.remove(id);
     detector.untrack(id);
     if (spotlightKey === id) spotlightKey = null;
@@ -158,8 +160,14 @@ function listen(a) {
     detector.track(id, stream);
     recorder?.syncAudio();
   });
-  // Adapters that draw remote video themselves (bindVideo) still hand over audio for the meter.
-  on("audio", ({ id, stream }) => detector.track(id, stream));
+  // Adapters that draw remote video themselves (bindVideo) still hand over audio for the meter
+  // and for recordings.
+  on("audio", ({ id, stream }) => {
+    detector.track(id, stream);
+    if (stream) remoteAudio.set(id, stream);
+    else remoteAudio.delete(id);
+    recorder?.syncAudio();
+  });
   on("reaction", ({ id, emoji }) => {
     stage.react(id, emoji);
     announce(`${people.get(id)?.name ?? "Someone"} reacted ${emoji}`);
@@ -299,6 +307,7 @@ function teardown() {
   detector?.stop();
   stage?.clear();
   people.clear();
+  remoteAudio.clear();
   controls?.closeMenus();
   renderRecording();
   navigator.mediaDevices?.removeEventListener?.("devicechange", recheckDevices);
@@ -505,6 +514,10 @@ function audioTracks() {
     const stream = tile.querySelector("video")?.srcObject;
     if (stream instanceof MediaStream) tracks.push(...stream.getAudioTracks().filter((t) => t.readyState === "live"));
   }
+  // Audio an adapter plays outside the tiles (Stream binds it to <audio> elements of its own).
+  for (const stream of remoteAudio.values()) {
+    tracks.push(...stream.getAudioTracks().filter((t) => t.readyState === "live" && !tracks.includes(t)));
+  }
   return tracks;
 }
 
@@ -525,6 +538,9 @@ async function toggleRecording() {
   renderRecording();
   try {
     await r.start();
+    // Adapters whose media bypasses our server tell the others themselves (the mesh's
+    // server does it for its rooms).
+    adapter?.announce?.("recording", { active: true, name: config.self.name });
   } catch (error) {
     if (recorder === r) recorder = null;
     renderRecording();
@@ -537,6 +553,7 @@ async function toggleRecording() {
 
 function recordingFinished(r, { url, failure, lost, error, abandoned }) {
   if (recorder === r) recorder = null;
+  adapter?.announce?.("recording", { active: false, name: "" });
   // One recording at a time: with mine over, none runs (the server says so to the others).
   rec.active = false;
   rec.name = "";
@@ -588,6 +605,7 @@ async function setRecordingAllowed(allowed) {
     if (!res.ok) throw Object.assign(new Error(body?.error?.message || "Could not change who may record. Try again."), { shown: true });
     if (seq !== rec.permissionSeq) return;
     rec.allowed = typeof body?.allowed === "boolean" ? body.allowed : allowed;
+    adapter?.announce?.("recording-permission", { allowed: rec.allowed });
     announce(rec.allowed ? "Everyone in the call can now record it" : "Only you can record this call now");
   } catch (error) {
     if (seq !== rec.permissionSeq) return;

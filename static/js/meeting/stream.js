@@ -11,7 +11,11 @@
 //   bindVideo(id, videoElement)  Stream drives a remote tile's <video> (call.bindVideoElement)
 //   setAudioOutput(sinkId)       remote audio plays on the chosen speaker
 //   statsRows()                  call stats rows from callStatsReport$ (no peer connections)
-// and one more event: audio {id, stream}, a remote participant's audio for the speaker meter.
+//   announce(type, detail)       tells the others "recording" {active, name} or
+//                                "recording-permission" {allowed} (the mesh's server does this
+//                                for mesh rooms; here the page does, with custom events)
+// and one more event: audio {id, stream}, a remote participant's audio for the speaker meter
+// and recordings.
 
 const root = document.getElementById("meeting-room");
 const CALL_TYPE = "default";
@@ -20,6 +24,7 @@ const CALL_TYPE = "default";
 const CONNECT_TIMEOUT_MS = 12000;
 const JOIN_TIMEOUT_MS = 15000;
 const HAND_EVENT = "yoom.hand";
+const ANNOUNCED = new Set(["recording", "recording-permission"]);
 // Media does not pass through our server, so the page tells it "I am here" this often (the
 // server counts someone present for a minute after the last word).
 const PRESENCE_MS = 25000;
@@ -80,6 +85,8 @@ export class StreamAdapter extends EventTarget {
     this.publishing = Promise.resolve();
     this.remote = new Map(); // sessionId → participant info
     this.hands = new Map(); // userId → raised
+    this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
+    this.recordingBy = null; // userId of whoever announced a recording running
     this.videos = new Map(); // sessionId → {element, type, unbind}
     this.audios = new Map(); // sessionId → {elements, unbinds}
     this.audioStreams = new Map(); // sessionId → the MediaStream last announced
@@ -230,9 +237,19 @@ export class StreamAdapter extends EventTarget {
       if (emoji && id) this.emit("reaction", { id, emoji });
     });
     on("custom", (e) => {
-      if (e.custom?.type !== HAND_EVENT || !e.user?.id) return;
-      this.hands.set(e.user.id, !!e.custom.raised);
-      this.syncParticipants(call.state.participants);
+      const custom = e.custom ?? {};
+      const from = e.user?.id;
+      if (!from || from === this.self.id) return;
+      if (custom.type === HAND_EVENT) {
+        this.hands.set(from, !!custom.raised);
+        this.syncParticipants(call.state.participants);
+      } else if (custom.type === "yoom.recording") {
+        this.recordingBy = custom.active ? from : null;
+        this.emit("recording", { active: !!custom.active, name: typeof custom.name === "string" ? custom.name : "" });
+      } else if (custom.type === "yoom.recording-permission" && from === this.ownerId()) {
+        // Only the host decides; the server checks it again when someone starts recording.
+        this.emit("recording-permission", { allowed: !!custom.allowed });
+      }
     });
   }
 
@@ -271,8 +288,10 @@ export class StreamAdapter extends EventTarget {
       if (!before) {
         this.bindAudio(info.id);
         this.emit("participant-joined", { participant: { ...info } });
-        // Hands raised before someone arrived are news to them.
+        // Hands raised, recordings running and permissions given before someone arrived are
+        // news to them.
         if (this.state.hand) this.sendHand(true);
+        for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
       } else if (["name", "image", "audio", "video", "screen", "hand", "owner"].some((k) => before[k] !== info[k])) {
         if (before.screen !== info.screen) this.rebindVideo(info.id);
         this.emit("participant-updated", { participant: { ...info } });
@@ -285,8 +304,14 @@ export class StreamAdapter extends EventTarget {
     }
     for (const id of [...this.remote.keys()]) {
       if (seen.has(id)) continue;
+      const gone = this.remote.get(id);
       this.remote.delete(id);
       this.audioStreams.delete(id);
+      // A recorder whose page went away stops recording (the server finishes the file).
+      if (gone?.userId === this.recordingBy && !this.sessionOf(gone.userId)) {
+        this.recordingBy = null;
+        this.emit("recording", { active: false, name: "" });
+      }
       this.unbind(id);
       this.emit("participant-left", { id });
     }
@@ -402,6 +427,21 @@ export class StreamAdapter extends EventTarget {
 
   sendReaction(emoji) {
     this.call?.sendReaction({ type: "reaction", emoji_code: emoji, custom: { emoji } }).catch((e) => console.warn("stream: reaction", e));
+  }
+
+  announce(type, detail) {
+    if (!ANNOUNCED.has(type)) return;
+    // "Not recording" and "only the host records" are where a newcomer starts anyway.
+    if ((type === "recording" && !detail.active) || (type === "recording-permission" && !detail.allowed)) {
+      this.announced.delete(type);
+    } else {
+      this.announced.set(type, detail);
+    }
+    this.sendAnnouncement(type, detail);
+  }
+
+  sendAnnouncement(type, detail) {
+    this.call?.sendCustomEvent({ type: `yoom.${type}`, ...detail }).catch((e) => console.warn("stream: announce", e));
   }
 
   sendHand(raised) {
