@@ -89,36 +89,39 @@ impl Browser {
             &["chromium", "chromium-browser", "google-chrome"],
         );
         let driver_bin = find_binary("CHROMEDRIVER", &["chromedriver"]);
-        let port = free_port();
-        let mut cmd = Command::new(&driver_bin);
-        cmd.arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        if let Some(tz) = &options.time_zone {
-            cmd.env("TZ", tz);
-        }
-        let driver = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
-        let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            // Never follow a redirect: only chromedriver itself may answer on its port.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = http.get(format!("{base}/status")).send().await
-                && r.status().is_success()
-            {
-                break;
+        // A free port can be taken by someone else (another test's server) before chromedriver
+        // binds it; then chromedriver exits and we try another port.
+        let mut attempt = 0;
+        let (driver, base) = loop {
+            attempt += 1;
+            let port = free_port();
+            let mut cmd = Command::new(&driver_bin);
+            cmd.arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true);
+            if let Some(tz) = &options.time_zone {
+                cmd.env("TZ", tz);
             }
+            let mut driver = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
+            let base = format!("http://127.0.0.1:{port}");
+            if wait_for_driver(&http, &base, &mut driver).await {
+                break (driver, base);
+            }
+            let _ = driver.kill().await;
             assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "chromedriver did not start"
+                attempt < 5,
+                "chromedriver did not start after {attempt} tries"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
         let profile = tempfile::tempdir().unwrap();
         let mut args = vec![
             "--headless=new".to_string(),
@@ -425,6 +428,24 @@ impl Browser {
             .send()
             .await;
     }
+}
+
+/// True once chromedriver answers `/status` as ready; false if it exited or never did.
+async fn wait_for_driver(http: &reqwest::Client, base: &str, driver: &mut Child) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        if matches!(driver.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        if let Ok(r) = http.get(format!("{base}/status")).send().await
+            && let Ok(v) = r.json::<Value>().await
+            && v["value"]["ready"] == true
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 fn free_port() -> u16 {
