@@ -11,12 +11,12 @@ use crate::auth::CurrentUser;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::errors::AppError;
-use crate::htmx;
 use crate::meetings::link::{LinkError, MeetingLink};
 use crate::meetings::schedule::{self, ScheduleErrors};
 use crate::meetings::{Meeting, MeetingKind, ics, personal, store};
 use crate::time;
 use crate::video::Media;
+use crate::{htmx, render_block, render_page};
 
 /// Public links to meetings, built from `BASE_URL`.
 pub fn meeting_link(settings: &Settings, id: &str) -> String {
@@ -77,11 +77,7 @@ pub async fn instant_modal(req: HttpRequest, user: CurrentUser) -> Result<HttpRe
         description: String::new(),
         error: None,
     };
-    if htmx::is_htmx(req.headers()) {
-        super::html(modal.as_modal().render())
-    } else {
-        super::html(modal.render())
-    }
+    render_page!(req, modal, as_modal)
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,11 +125,7 @@ pub async fn create_instant(
                 shell: Shell::new(user, paths::HOME),
                 error: Some(message),
             };
-            let rendered = if htmx::is_htmx(req.headers()) {
-                modal.as_form().render()
-            } else {
-                modal.render()
-            };
+            let rendered = render_block!(htmx::is_htmx(req.headers()), modal, as_form);
             return html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered);
         }
     };
@@ -157,11 +149,7 @@ pub async fn create_instant(
             shell: Shell::new(user, paths::HOME),
             error: Some(CREATE_FAILED.into()),
         };
-        let rendered = if is_htmx {
-            modal.as_form().render()
-        } else {
-            modal.render()
-        };
+        let rendered = render_block!(is_htmx, modal, as_form);
         let mut res = html_with_status(StatusCode::SERVICE_UNAVAILABLE, rendered)?;
         if is_htmx {
             add_toast(&mut res, "Failed to create Meeting");
@@ -202,11 +190,7 @@ pub async fn schedule_modal(req: HttpRequest, user: CurrentUser) -> Result<HttpR
         errors: ScheduleErrors::default(),
         error: None,
     };
-    if htmx::is_htmx(req.headers()) {
-        super::html(modal.as_modal().render())
-    } else {
-        super::html(modal.render())
-    }
+    render_page!(req, modal, as_modal)
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,11 +235,7 @@ pub async fn schedule(
                 errors,
                 error: None,
             };
-            let rendered = if is_htmx {
-                modal.as_form().render()
-            } else {
-                modal.render()
-            };
+            let rendered = render_block!(is_htmx, modal, as_form);
             let mut res = html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered)?;
             if is_htmx {
                 add_toast(&mut res, &message);
@@ -284,11 +264,7 @@ pub async fn schedule(
             errors: ScheduleErrors::default(),
             error: Some(CREATE_FAILED.into()),
         };
-        let rendered = if is_htmx {
-            modal.as_form().render()
-        } else {
-            modal.render()
-        };
+        let rendered = render_block!(is_htmx, modal, as_form);
         let mut res = html_with_status(StatusCode::SERVICE_UNAVAILABLE, rendered)?;
         if is_htmx {
             add_toast(&mut res, "Failed to create Meeting");
@@ -338,11 +314,7 @@ pub async fn join_modal(req: HttpRequest, user: CurrentUser) -> Result<HttpRespo
         link: String::new(),
         error: None,
     };
-    if htmx::is_htmx(req.headers()) {
-        super::html(modal.as_modal().render())
-    } else {
-        super::html(modal.render())
-    }
+    render_page!(req, modal, as_modal)
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,11 +356,7 @@ pub async fn join(
                 link: form.link.trim().to_owned(),
                 error: Some(message),
             };
-            let rendered = if htmx::is_htmx(req.headers()) {
-                modal.as_form().render()
-            } else {
-                modal.render()
-            };
+            let rendered = render_block!(htmx::is_htmx(req.headers()), modal, as_form);
             html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered)
         }
     }

@@ -96,15 +96,31 @@ pub fn html(rendered: askama::Result<String>) -> Result<HttpResponse, AppError> 
         .body(body))
 }
 
-/// Renders a page struct whole, or only its `content` block for an htmx request.
+/// Renders a page struct whole, or only one of its blocks for an htmx request: `content` by
+/// default, or the block whose `as_…` method is named (`render_page!(req, modal, as_form)`).
 #[macro_export]
 macro_rules! render_page {
-    ($req:expr, $page:expr) => {{
-        let page = $page;
-        if $crate::htmx::is_htmx($req.headers()) {
-            $crate::routes::html(askama::Template::render(&page.as_content()))
+    ($req:expr, $page:expr) => {
+        $crate::render_page!($req, $page, as_content)
+    };
+    ($req:expr, $page:expr, $block:ident) => {
+        $crate::routes::html($crate::render_block!(
+            $crate::htmx::is_htmx($req.headers()),
+            $page,
+            $block
+        ))
+    };
+}
+
+/// The rendered block (`as_…`) of a template when `partial` is true, the whole page otherwise.
+#[macro_export]
+macro_rules! render_block {
+    ($partial:expr, $page:expr, $block:ident) => {{
+        let page = &$page;
+        if $partial {
+            askama::Template::render(&page.$block())
         } else {
-            $crate::routes::html(askama::Template::render(&page))
+            askama::Template::render(page)
         }
     }};
 }
