@@ -3,6 +3,7 @@
 //! requests, shared by signed expiring links, deleted by the owner.
 
 pub mod files;
+pub mod hosted;
 pub mod share;
 pub mod store;
 pub mod upload;
@@ -63,9 +64,19 @@ pub struct Recording {
     pub last_slice_at: i64,
     pub external_id: Option<String>,
     pub url: Option<String>,
+    /// For a hosted provider's recording: the session and file name its API knows it by.
+    pub provider_session: Option<String>,
+    pub provider_file: Option<String>,
+    /// When the provider last reported it (webhook or listing).
+    pub provider_seen_at: Option<i64>,
 }
 
 impl Recording {
+    /// True when a hosted provider made and keeps it (we hold only its URL).
+    pub fn is_hosted(&self) -> bool {
+        self.provider != "mesh"
+    }
+
     /// "1:05:09" or "4:07".
     pub fn duration_text(&self) -> String {
         let Some(ms) = self.duration_ms else {
@@ -80,8 +91,11 @@ impl Recording {
         }
     }
 
-    /// "12.3 MB".
+    /// "12.3 MB", or "—" when the size is not known (a hosted provider's recording).
     pub fn size_text(&self) -> String {
+        if self.byte_size <= 0 && self.is_hosted() {
+            return "—".into();
+        }
         let b = self.byte_size as f64;
         if b >= 1e9 {
             format!("{:.1} GB", b / 1e9)
@@ -117,6 +131,9 @@ mod tests {
             last_slice_at: 0,
             external_id: None,
             url: None,
+            provider_session: None,
+            provider_file: None,
+            provider_seen_at: None,
         }
     }
 
@@ -127,5 +144,10 @@ mod tests {
         assert_eq!(rec(None, 0).duration_text(), "—");
         assert_eq!(rec(None, 12_345_678).size_text(), "12.3 MB");
         assert_eq!(rec(None, 10).size_text(), "1 KB");
+        let hosted = Recording {
+            provider: "stream".into(),
+            ..rec(None, 0)
+        };
+        assert_eq!(hosted.size_text(), "—");
     }
 }

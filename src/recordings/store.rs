@@ -10,7 +10,8 @@ use crate::meetings::store::Cursor;
 macro_rules! columns {
     () => {
         "r.id, r.meeting_id, r.created_by, r.provider, r.status, r.mime_type, r.byte_size, \
-         r.next_seq, r.duration_ms, r.started_at, r.ended_at, r.last_slice_at, r.external_id, r.url"
+         r.next_seq, r.duration_ms, r.started_at, r.ended_at, r.last_slice_at, r.external_id, r.url, \
+         r.provider_session, r.provider_file, r.provider_seen_at"
     };
 }
 
@@ -33,6 +34,9 @@ fn to_recording(row: &SqliteRow) -> Result<Recording, sqlx::Error> {
         last_slice_at: row.try_get("last_slice_at")?,
         external_id: row.try_get("external_id")?,
         url: row.try_get("url")?,
+        provider_session: row.try_get("provider_session")?,
+        provider_file: row.try_get("provider_file")?,
+        provider_seen_at: row.try_get("provider_seen_at")?,
     })
 }
 
@@ -266,17 +270,20 @@ pub async fn is_allowed(pool: &Pool, meeting_id: &str) -> Result<bool, sqlx::Err
 pub struct ProviderRecording<'a> {
     pub meeting_id: &'a str,
     pub provider: &'a str,
-    /// The provider's name for it (for Stream, the file name), unique per provider.
+    /// Our key for it, unique per provider (for Stream: the meeting ID and the file name).
     pub external_id: &'a str,
+    /// The session and file name the provider's API addresses it by.
+    pub session: &'a str,
+    pub file: &'a str,
     pub url: &'a str,
     pub mime_type: &'a str,
     pub started_at: i64,
     pub ended_at: i64,
 }
 
-/// Stores a provider's recording of a meeting we know. The same recording reported again
-/// only refreshes its URL and times (Stream's URLs are signed and expire). Returns whether the
-/// meeting exists.
+/// Stores a provider's recording of a meeting we know. The same recording reported again (by
+/// webhook or in a listing) only refreshes its URL, times and when it was seen: Stream's URLs
+/// are signed and expire. Returns whether the meeting exists.
 pub async fn save_provider_recording(
     pool: &Pool,
     r: &ProviderRecording<'_>,
@@ -285,12 +292,14 @@ pub async fn save_provider_recording(
     let duration_ms = (r.ended_at - r.started_at).max(0) * 1000;
     let result = sqlx::query(
         "insert into recording (id, meeting_id, created_by, provider, status, mime_type, \
-         duration_ms, started_at, ended_at, last_slice_at, external_id, url, created_at) \
-         select ?1, ?2, null, ?3, 'ready', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8 \
+         duration_ms, started_at, ended_at, last_slice_at, external_id, url, created_at, \
+         provider_session, provider_file, provider_seen_at) \
+         select ?1, ?2, null, ?3, 'ready', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11, ?12, ?8 \
          where exists (select 1 from meeting where id = ?2) \
          on conflict (provider, external_id) where external_id is not null do update set \
          url = excluded.url, started_at = excluded.started_at, ended_at = excluded.ended_at, \
-         duration_ms = excluded.duration_ms",
+         duration_ms = excluded.duration_ms, provider_session = excluded.provider_session, \
+         provider_file = excluded.provider_file, provider_seen_at = excluded.provider_seen_at",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(r.meeting_id)
@@ -302,6 +311,8 @@ pub async fn save_provider_recording(
     .bind(now)
     .bind(r.external_id)
     .bind(r.url)
+    .bind(r.session)
+    .bind(r.file)
     .execute(pool)
     .await?;
     Ok(result.rows_affected() > 0)
@@ -325,4 +336,24 @@ pub async fn provider_recordings(
     .iter()
     .map(to_recording)
     .collect()
+}
+
+/// Meetings whose recordings a person may see and that can have any: those they attended,
+/// and those they own that anyone attended. The most recent first, at most `limit`.
+pub async fn recent_meetings_with_attendance(
+    pool: &Pool,
+    user_id: &str,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select m.id from meeting m where m.id in ( \
+           select a.meeting_id from attendance a where a.account_id = ?1 \
+           union select o.id from meeting o where o.owner_id = ?1 \
+             and exists (select 1 from attendance a where a.meeting_id = o.id)) \
+         order by m.starts_at desc, m.id desc limit ?2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

@@ -150,6 +150,10 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
             web::post().to(recordings::start),
         )
         .route(
+            "/meeting/{id}/recordings/stop",
+            web::post().to(recordings::stop),
+        )
+        .route(
             "/meeting/{id}/recording-permission",
             web::post().to(recordings::permission),
         )

@@ -14,10 +14,12 @@ use crate::db::Pool;
 use crate::errors::AppError;
 use crate::meetings::store as meetings;
 use crate::meetings::store::Cursor;
+use crate::recordings::hosted::{self, Freshness};
 use crate::recordings::share::{LinkProblem, ShareSigner};
 use crate::recordings::upload::{SliceOutcome, Uploads};
 use crate::recordings::{MAX_SLICE_BYTES, Recording, Status, store};
-use crate::video::Media;
+use crate::video::stream::StreamError;
+use crate::video::{Media, MediaError};
 use crate::{htmx, render_page, time};
 
 fn uuid(raw: &str, what: &str) -> Result<String, AppError> {
@@ -59,6 +61,17 @@ pub async fn start(
             "This meeting is already being recorded.".into(),
         ));
     }
+    // A hosted provider records the call itself; on the mesh the browser records and uploads.
+    if media
+        .start_cloud_recording(&id)
+        .await
+        .map_err(|e| cloud_refused(e, "start"))?
+    {
+        tracing::info!(meeting = %id, user = %user.id, "cloud recording requested");
+        return Ok(HttpResponse::Accepted()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "provider": "stream", "state": "starting" })));
+    }
     let rec = store::create(&pool, &id, &user.id, "video/webm", time::now()).await?;
     media.recording_changed(&id, true, &user.display_name).await;
     tracing::info!(recording = %rec.id, meeting = %id, "recording started");
@@ -67,6 +80,51 @@ pub async fn start(
         "sliceMaxBytes": MAX_SLICE_BYTES,
         "maxBytes": uploads.max_bytes,
     })))
+}
+
+/// A provider's refusal (4xx) is the person's to read: recording not enabled for the call
+/// type, already recording, nothing to stop. Anything else is "could not be reached".
+fn cloud_refused(e: MediaError, doing: &str) -> AppError {
+    match e {
+        MediaError::Provider(StreamError::Api {
+            status, message, ..
+        }) if (400..500).contains(&status) && status != 429 => {
+            tracing::warn!(status, %message, "Stream refused to {doing} a recording");
+            AppError::Conflict(format!(
+                "The video service would not {doing} the recording: {message}"
+            ))
+        }
+        other => other.into(),
+    }
+}
+
+/// `POST /meeting/{id}/recordings/stop`: stops the hosted provider's recording of the call.
+/// The same people who may start one may stop it.
+pub async fn stop(
+    user: CurrentUser,
+    pool: web::Data<Pool>,
+    media: web::Data<Media>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = uuid(&path, "meeting")?;
+    let meeting = meetings::find(&pool, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    let may = meeting.is_owner(&user.id)
+        || (store::is_allowed(&pool, &id).await? && attended(&pool, &id, &user.id).await?);
+    if !may {
+        return Err(AppError::Forbidden(
+            "Only the host, or people the host allows, can stop recording this meeting.".into(),
+        ));
+    }
+    media
+        .stop_cloud_recording(&id)
+        .await
+        .map_err(|e| cloud_refused(e, "stop"))?;
+    tracing::info!(meeting = %id, user = %user.id, "cloud recording stop requested");
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "provider": "stream", "state": "stopping" })))
 }
 
 async fn attended(pool: &Pool, meeting_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
@@ -234,6 +292,10 @@ struct RecordingsPage {
     shell: Shell,
     cards: Vec<RecordingCard>,
     next: Option<String>,
+    /// Stream did not list every recent meeting's recordings in time.
+    partial: bool,
+    /// Recordings come from a hosted provider, which needs a while after a call to make them.
+    hosted: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +310,7 @@ pub async fn list(
     pool: web::Data<Pool>,
     settings: web::Data<Settings>,
     signer: web::Data<ShareSigner>,
+    media: web::Data<Media>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let cursor =
@@ -257,9 +320,15 @@ pub async fn list(
                 AppError::BadRequest("That page of the list does not exist.".into())
             })?),
         };
+    let now = time::now();
+    // The first page brings in what the provider has (later pages continue the same list).
+    let freshness = if cursor.is_none() {
+        hosted::refresh_for(&pool, &media, &user.id, now).await?
+    } else {
+        Freshness::Complete
+    };
     let (listed, next) =
         store::list_for(&pool, &user.id, cursor.as_ref(), crate::meetings::PAGE_SIZE).await?;
-    let now = time::now();
     let cards = listed
         .into_iter()
         .map(|l| RecordingCard {
@@ -273,6 +342,8 @@ pub async fn list(
         shell: Shell::new(user, paths::RECORDINGS),
         cards,
         next: next.map(|c| c.encode()),
+        partial: freshness == Freshness::Partial,
+        hosted: media.stream().is_some(),
     };
     if cursor.is_some() && htmx::is_htmx(req.headers()) {
         return super::html(page.as_cards().render());
@@ -394,11 +465,20 @@ pub async fn file(
     user: CurrentUser,
     pool: web::Data<Pool>,
     uploads: web::Data<Uploads>,
+    media: web::Data<Media>,
     path: web::Path<String>,
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let rec = viewable(&pool, &path, &user).await?;
+    let rec = playable(&pool, &media, rec).await?;
     serve_file(&req, &uploads, &rec, query.download.is_some())
+}
+
+/// A hosted recording with a URL that still works (refreshed from the provider when old).
+async fn playable(pool: &Pool, media: &Media, rec: Recording) -> Result<Recording, AppError> {
+    hosted::fresh_url(pool, media, rec, time::now())
+        .await?
+        .ok_or_else(|| AppError::NotFound("This recording was deleted.".into()))
 }
 
 /// `POST /recordings/{id}/delete`: the meeting's owner removes a recording and its file.
@@ -407,6 +487,7 @@ pub async fn delete(
     user: CurrentUser,
     pool: web::Data<Pool>,
     uploads: web::Data<Uploads>,
+    media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let rec = viewable(&pool, &path, &user).await?;
@@ -416,8 +497,27 @@ pub async fn delete(
             "Only the meeting's host can delete its recordings.".into(),
         ));
     }
-    store::delete(&pool, &rec.id).await?;
-    uploads.files.remove(&rec.id).await?;
+    if rec.is_hosted() {
+        hosted::delete(&pool, &media, &rec, time::now())
+            .await
+            .map_err(|e| match e {
+                hosted::DeleteError::Db(e) => e.into(),
+                hosted::DeleteError::NotHosted => AppError::Conflict(
+                    "This recording is kept by a video service this server is not set up to \
+                     use, so it cannot be deleted here."
+                        .into(),
+                ),
+                hosted::DeleteError::Provider(e) => {
+                    tracing::error!(recording = %rec.id, error = ?e, "Stream did not delete a recording");
+                    AppError::Unavailable(
+                        "The video service did not delete the recording. Please try again.".into(),
+                    )
+                }
+            })?;
+    } else {
+        store::delete(&pool, &rec.id).await?;
+        uploads.files.remove(&rec.id).await?;
+    }
     tracing::info!(recording = %rec.id, "recording deleted");
     if htmx::is_htmx(req.headers()) {
         let mut res = HttpResponse::Ok()
@@ -521,10 +621,12 @@ pub async fn shared_file(
     pool: web::Data<Pool>,
     signer: web::Data<ShareSigner>,
     uploads: web::Data<Uploads>,
+    media: web::Data<Media>,
     path: web::Path<String>,
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let rec = shared(&pool, &signer, &path, &query).await?;
+    let rec = playable(&pool, &media, rec).await?;
     serve_file(&req, &uploads, &rec, query.download.is_some())
 }
 

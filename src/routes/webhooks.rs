@@ -92,21 +92,11 @@ pub async fn stream(
             meeting_id,
             recording,
         } => {
-            let saved = recordings::store::save_provider_recording(
-                &pool,
-                &recordings::store::ProviderRecording {
-                    meeting_id,
-                    provider: "stream",
-                    // Stream names each recording's file uniquely; it has no other ID for it.
-                    external_id: &format!("{meeting_id}/{}", recording.filename),
-                    url: &recording.url,
-                    mime_type: "video/mp4",
-                    started_at: recording.start_time.timestamp(),
-                    ended_at: recording.end_time.timestamp(),
-                },
-                now,
-            )
-            .await?;
+            let saved =
+                recordings::hosted::save_stream_recording(&pool, meeting_id, recording, now)
+                    .await?;
+            // The next Recordings page asks Stream again rather than trust an older listing.
+            stream.forget_listing(meeting_id);
             tracing::info!(meeting = %meeting_id, file = %recording.filename, saved, "Stream recording ready");
         }
         Event::Ignored { kind } => {

@@ -160,6 +160,26 @@ impl Media {
         })
     }
 
+    /// Starts the provider's own (cloud) recording of a meeting. `Ok(false)` on the mesh, where
+    /// a participant's browser records and uploads instead.
+    pub async fn start_cloud_recording(&self, meeting_id: &str) -> Result<bool, MediaError> {
+        match self {
+            Self::Mesh(_) => Ok(false),
+            Self::Stream(stream) => {
+                stream.start_recording(meeting_id).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Stops the provider's cloud recording of a meeting (there is none on the mesh).
+    pub async fn stop_cloud_recording(&self, meeting_id: &str) -> Result<(), MediaError> {
+        match self {
+            Self::Mesh(_) => Err(MediaError::NotHosted),
+            Self::Stream(stream) => Ok(stream.stop_recording(meeting_id).await?),
+        }
+    }
+
     /// Tells the people in a meeting that a recording started or stopped.
     pub async fn recording_changed(&self, meeting_id: &str, active: bool, name: &str) {
         match self {

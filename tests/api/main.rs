@@ -13,3 +13,4 @@ mod shell;
 mod signal;
 mod stream;
 mod stream_mock;
+mod stream_recordings;

@@ -13,11 +13,11 @@ use sha2::Sha256;
 use crate::helpers::{TestApp, header, spawn_app, spawn_app_with};
 use crate::stream_mock::{API_KEY, MockStream, Recorded, Reply, SECRET};
 
-async fn stream_app(mock: &MockStream) -> TestApp {
+pub(crate) async fn stream_app(mock: &MockStream) -> TestApp {
     stream_app_with(mock, &[]).await
 }
 
-async fn stream_app_with(mock: &MockStream, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn stream_app_with(mock: &MockStream, extra: &[(&str, &str)]) -> TestApp {
     let vars = mock.vars();
     let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.extend_from_slice(extra);
@@ -46,19 +46,19 @@ fn verify_jwt(token: &str, secret: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
 }
 
-fn sign(body: &[u8], secret: &str) -> String {
+pub(crate) fn sign(body: &[u8], secret: &str) -> String {
     hex::encode(hmac_sha256(secret, body))
 }
 
 /// The account ID of the signed-in user, read from the token endpoint.
-async fn my_id(app: &TestApp) -> String {
+pub(crate) async fn my_id(app: &TestApp) -> String {
     let body: Value = app.get("/api/token").await.json().await.unwrap();
     body["user"]["id"].as_str().unwrap().to_owned()
 }
 
 /// Checks what every server-side call must carry: the API key as the only query parameter,
 /// the server token (no "Bearer") that verifies with the secret, and `stream-auth-type: jwt`.
-fn assert_server_call(r: &Recorded, method: &str, path: &str) {
+pub(crate) fn assert_server_call(r: &Recorded, method: &str, path: &str) {
     assert_eq!(r.method, method, "{r:?}");
     assert_eq!(r.path, path);
     assert_eq!(r.query, format!("api_key={API_KEY}"));
@@ -590,7 +590,7 @@ async fn recordings_are_listed_with_both_date_formats() {
 
 // ---- Webhooks -------------------------------------------------------------------------------
 
-async fn post_webhook(
+pub(crate) async fn post_webhook(
     app: &TestApp,
     body: &[u8],
     signature: Option<&str>,
@@ -1019,7 +1019,7 @@ async fn the_secret_is_never_served_by_any_page_script_or_answer() {
 
 // ---- Presence from the Stream meeting page -------------------------------------------------
 
-async fn post_presence(client: &reqwest::Client, app: &TestApp, meeting: &str) -> u16 {
+pub(crate) async fn post_presence(client: &reqwest::Client, app: &TestApp, meeting: &str) -> u16 {
     client
         .post(app.url(&format!("/meeting/{meeting}/presence")))
         .header("Origin", &app.address)

@@ -84,6 +84,9 @@ struct State {
     ws_messages: Mutex<Vec<String>>,
     /// Answer the coordinator's auth message with `connection.ok` (else stay silent).
     coordinator_answers: std::sync::atomic::AtomicBool,
+    /// REST requests being answered now, and the most there ever were at once.
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// The running mock.
@@ -160,6 +163,13 @@ impl MockStream {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The most REST requests the mock was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn ws_messages(&self) -> Vec<String> {
         self.state.ws_messages.lock().unwrap().clone()
     }
@@ -215,8 +225,17 @@ fn success(path: &str, body: &Value) -> Reply {
                 }
             }),
         ),
-        ["api", "v2", "video", "call", _, _, "mark_ended"] => {
-            Reply::status(201, json!({ "duration": "1.00ms" }))
+        [
+            "api",
+            "v2",
+            "video",
+            "call",
+            _,
+            _,
+            "mark_ended" | "start_recording" | "stop_recording",
+        ] => Reply::status(201, json!({ "duration": "1.00ms" })),
+        ["api", "v2", "video", "call", _, _, _, "recordings", _] => {
+            Reply::status(200, json!({ "duration": "1.00ms" }))
         }
         ["api", "v2", "video", "call", _, _, "recordings"] => {
             Reply::status(200, json!({ "recordings": [], "duration": "1.00ms" }))
@@ -252,9 +271,13 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
         success(&path, &json)
     });
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = state.in_flight.fetch_add(1, SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, SeqCst);
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    state.in_flight.fetch_sub(1, SeqCst);
     let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap());
     res.insert_header(("Access-Control-Allow-Origin", "*"));
     for (k, v) in &reply.headers {

@@ -103,9 +103,10 @@ pub struct GetOrCreateCallResponse {
     pub call: CallResponse,
 }
 
-/// `mark_ended` answers with only the request's duration.
+/// An answer with nothing in it but the request's duration (`mark_ended`, `start_recording`,
+/// `stop_recording`, deleting a recording).
 #[derive(Debug, Deserialize)]
-pub struct MarkEndedResponse {}
+pub struct Acknowledged {}
 
 /// One recording of a call.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -305,7 +306,8 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Repeat {
     Safe,
-    #[allow(dead_code)] // Every call we make today is idempotent; the rule stays explicit.
+    /// Starting or stopping a recording: a second attempt after one that did reach Stream
+    /// would be refused ("already recording"), hiding the first one's success.
     Never,
 }
 
@@ -380,11 +382,76 @@ impl StreamClient {
     }
 
     /// Ends the call `default:{id}` for everyone in it.
-    pub async fn mark_ended(&self, id: &str) -> Result<MarkEndedResponse, StreamError> {
+    pub async fn mark_ended(&self, id: &str) -> Result<Acknowledged, StreamError> {
         self.send(
             Method::POST,
             &["api", "v2", "video", "call", CALL_TYPE, id, "mark_ended"],
             Some(&serde_json::json!({})),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Starts Stream's own (composite) recording of the call `default:{id}`.
+    pub async fn start_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
+        self.send(
+            Method::POST,
+            &[
+                "api",
+                "v2",
+                "video",
+                "call",
+                CALL_TYPE,
+                id,
+                "start_recording",
+            ],
+            Some(&serde_json::json!({})),
+            Repeat::Never,
+        )
+        .await
+    }
+
+    /// Stops the recording of the call `default:{id}`.
+    pub async fn stop_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
+        self.send(
+            Method::POST,
+            &[
+                "api",
+                "v2",
+                "video",
+                "call",
+                CALL_TYPE,
+                id,
+                "stop_recording",
+            ],
+            Some(&serde_json::json!({})),
+            Repeat::Never,
+        )
+        .await
+    }
+
+    /// Deletes one recording of the call `default:{id}` (and its file, when Stream stores it).
+    /// Repeating it is safe: a second attempt finds it gone.
+    pub async fn delete_recording(
+        &self,
+        id: &str,
+        session: &str,
+        filename: &str,
+    ) -> Result<Acknowledged, StreamError> {
+        self.send::<_, ()>(
+            Method::DELETE,
+            &[
+                "api",
+                "v2",
+                "video",
+                "call",
+                CALL_TYPE,
+                id,
+                session,
+                "recordings",
+                filename,
+            ],
+            None,
             Repeat::Safe,
         )
         .await

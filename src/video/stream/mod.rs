@@ -25,6 +25,12 @@ pub use token::UserToken;
 /// A failed profile upsert is tried again after this long, not on every token request.
 const UPSERT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// A meeting's recordings as Stream listed them are taken as current for this long: a page
+/// of recordings reloaded, or opened by several attendees, asks Stream once.
+pub const RECORDINGS_FRESH_FOR: Duration = Duration::from_secs(30);
+/// Listings remembered at most (old ones are dropped first).
+const RECORDINGS_LISTED_MAX: usize = 4096;
+
 /// Hosts the browser client talks to: the coordinator (`*.stream-io-api.com`) and the SFUs and
 /// location hint (`*.stream-io-video.com`), over https and WebSockets.
 pub const STREAM_HOSTS: [&str; 4] = [
@@ -61,6 +67,8 @@ pub struct StreamMedia {
     /// Users whose current profile Stream has (or was refused recently), by ID.
     synced: Mutex<HashMap<String, Synced>>,
     token_limiter: RateLimiter,
+    /// When each meeting's recordings were last listed from Stream, by meeting ID.
+    listed: Mutex<HashMap<String, Instant>>,
 }
 
 impl StreamMedia {
@@ -83,6 +91,7 @@ impl StreamMedia {
                 settings.token_requests_per_minute,
                 Duration::from_secs(60),
             ),
+            listed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -202,12 +211,77 @@ impl StreamMedia {
         self.client.mark_ended(meeting_id).await.map(|_| ())
     }
 
-    /// The recordings Stream holds of a meeting.
+    /// Starts Stream's cloud recording of the meeting's call.
+    pub async fn start_recording(&self, meeting_id: &str) -> Result<(), StreamError> {
+        self.client.start_recording(meeting_id).await.map(|_| ())
+    }
+
+    /// Stops the cloud recording of the meeting's call.
+    pub async fn stop_recording(&self, meeting_id: &str) -> Result<(), StreamError> {
+        self.client.stop_recording(meeting_id).await.map(|_| ())
+    }
+
+    /// Deletes one recording from Stream. One Stream no longer has counts as deleted.
+    pub async fn delete_recording(
+        &self,
+        meeting_id: &str,
+        session: &str,
+        filename: &str,
+    ) -> Result<(), StreamError> {
+        let result = match self
+            .client
+            .delete_recording(meeting_id, session, filename)
+            .await
+        {
+            Err(e) if e.status() == Some(404) => Ok(()),
+            other => other.map(|_| ()),
+        };
+        // Whatever happened, the next listing asks Stream again.
+        self.forget_listing(meeting_id);
+        result
+    }
+
+    /// The recordings Stream holds of a meeting. A call Stream does not know (a meeting made
+    /// before the server used Stream) has none.
     pub async fn list_recordings(
         &self,
         meeting_id: &str,
     ) -> Result<Vec<CallRecording>, StreamError> {
-        Ok(self.client.list_recordings(meeting_id).await?.recordings)
+        let recordings = match self.client.list_recordings(meeting_id).await {
+            Ok(answer) => answer.recordings,
+            Err(e) if e.status() == Some(404) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        if listed.len() >= RECORDINGS_LISTED_MAX {
+            listed.retain(|_, at| at.elapsed() < RECORDINGS_FRESH_FOR);
+            if listed.len() >= RECORDINGS_LISTED_MAX {
+                listed.clear();
+            }
+        }
+        listed.insert(meeting_id.to_owned(), Instant::now());
+        Ok(recordings)
+    }
+
+    /// The meetings among `ids` whose recordings were not listed within
+    /// [`RECORDINGS_FRESH_FOR`], in the order given.
+    pub fn recordings_due(&self, ids: Vec<String>) -> Vec<String> {
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        ids.into_iter()
+            .filter(|id| {
+                listed
+                    .get(id)
+                    .is_none_or(|at| at.elapsed() >= RECORDINGS_FRESH_FOR)
+            })
+            .collect()
+    }
+
+    /// Makes the next listing of a meeting's recordings ask Stream (one was added or removed).
+    pub fn forget_listing(&self, meeting_id: &str) {
+        self.listed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(meeting_id);
     }
 
     /// Whether a webhook's `X-Signature` is ours, over the bytes Stream signed.
