@@ -570,10 +570,15 @@ async fn recordings_are_listed_with_both_date_formats() {
     );
     assert!(list[0].body.is_empty());
 
+    // A call Stream does not know has no recordings; other refusals are typed errors.
     mock.script(
         "/recordings",
-        vec![Reply::error(404, 16, "Can't find call with id")],
+        vec![
+            Reply::error(404, 16, "Can't find call with id"),
+            Reply::error(400, 4, "ListRecordings failed"),
+        ],
     );
+    assert_eq!(stream.list_recordings(id).await.unwrap(), vec![]);
     match stream.list_recordings(id).await {
         Err(yoom::video::stream::StreamError::Api {
             status,
@@ -581,8 +586,8 @@ async fn recordings_are_listed_with_both_date_formats() {
             message,
             ..
         }) => {
-            assert_eq!((status, code), (404, Some(16)));
-            assert_eq!(message, "Can't find call with id");
+            assert_eq!((status, code), (400, Some(4)));
+            assert_eq!(message, "ListRecordings failed");
         }
         other => panic!("{other:?}"),
     }
