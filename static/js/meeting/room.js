@@ -11,6 +11,7 @@ import { StatsPanel } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { bindControls } from "./controls.js";
 import { CallRecorder, canRecord as browserCanRecord } from "./recorder.js";
+import { CloudRecording } from "./cloud.js";
 
 const root = document.getElementById("meeting-room");
 const $ = (id) => document.getElementById(id);
@@ -37,6 +38,8 @@ let joining = false;
 // lets everyone record), and my own recorder while I record (null otherwise).
 const rec = { active: false, name: "", allowed: false, permissionBusy: false, permissionSeq: 0 };
 let recorder = null;
+// A hosted provider's recording (Stream), which the server starts and stops (see cloud.js).
+const cloud = new CloudRecording({ meetingId: config.meetingId });
 // What tests (and the console) can see of my recorder.
 const recorderApi = {
   // "starting" is not recording yet: nothing has been asked of the server that can be stopped.
@@ -188,14 +191,20 @@ function listen(a) {
     rec.active = !!active;
     // A rejoin's welcome says only that one runs: keep the name heard before.
     rec.name = active ? name || (was ? rec.name : "") : "";
+    const mine = cloud.mine;
+    const stoppedByMe = cloud.settle(rec.active) === "stopped";
+    if (mine && !rec.active) adapter?.announce?.("recording", { active: false, name: "" });
     renderRecording();
     if (!people.has("local") || was === rec.active) return;
     if (active) {
-      announce(recorder ? "Recording started. Everyone in the call can see that it is being recorded." : `${name || "Someone"} started recording this call`);
+      announce(recorder || cloud.mine ? "Recording started. Everyone in the call can see that it is being recorded." : `${name || "Someone"} started recording this call`);
+    } else if (stoppedByMe) {
+      toastLink("Recording stopped. It appears in Recordings a minute or so after the call's video is processed", "/recordings");
     } else {
       announce("Recording stopped");
     }
   });
+  on("capabilities", () => renderRecording());
   on("recording-permission", ({ allowed }) => {
     const changed = rec.allowed !== !!allowed;
     rec.allowed = !!allowed;
@@ -297,6 +306,8 @@ function teardown() {
   recorder?.stop({ patience: 3000, cap: 15000 });
   rec.active = false;
   rec.name = "";
+  // A cloud recording goes on without us (the provider stops it with the call).
+  cloud.reset();
   stopDevices();
   // Detached first: the adapter's last events (everyone "leaving") are not news to announce.
   const a = adapter;
@@ -522,6 +533,7 @@ function audioTracks() {
 }
 
 async function toggleRecording() {
+  if (adapter?.recordsInCloud) return toggleCloudRecording();
   if (recorder) {
     if (recorder.state === "recording") recorder.stop();
     return;
@@ -562,6 +574,29 @@ function recordingFinished(r, { url, failure, lost, error, abandoned }) {
   if (failure) toastLink(failure.message, url, { error: true });
   else if (error) toast(error, { error: true });
   else toastLink(lost ? "Recording saved, without its last few seconds (they could not be uploaded)" : "Recording saved", url);
+}
+
+// ---- Cloud recording (a hosted provider records the call) ----------------------------------
+
+async function toggleCloudRecording() {
+  const starting = !rec.active;
+  try {
+    await cloud.toggle(rec.active);
+  } catch (error) {
+    toast(error.message, { error: true });
+    return;
+  }
+  // The others hear who started it (the call state only says that it runs).
+  if (starting && cloud.mine) adapter?.announce?.("recording", { active: true, name: config.self.name });
+}
+
+function cloudTimedOut({ detail: { stopping } }) {
+  toast(
+    stopping
+      ? "The video service has not confirmed that the recording stopped. Try again."
+      : "The video service has not started recording. Try again.",
+    { error: true },
+  );
 }
 
 /** A toast with a link to the recording; kept longer than a plain one so the link can be reached. */
@@ -621,6 +656,7 @@ async function setRecordingAllowed(allowed) {
 
 /** The record button, the host's option, the REC indicator and body[data-recording]. */
 function renderRecording() {
+  if (adapter?.recordsInCloud) return renderCloudRecording();
   const state = recorder?.state ?? "idle";
   const mine = state !== "idle";
   document.body.dataset.recording = state === "recording" ? "on" : "off";
@@ -637,6 +673,24 @@ function renderRecording() {
     allowed: rec.allowed,
     permissionBusy: rec.permissionBusy,
     othersRecording: rec.active && !mine,
+  });
+}
+
+/** The same for a cloud recording: anyone who may record may also stop it. */
+function renderCloudRecording() {
+  const canRecord = root.dataset.canRecord === "true" && adapter.canRecordInCloud();
+  document.body.dataset.recording = rec.active ? "on" : "off";
+  const indicator = $("recording-indicator");
+  indicator.hidden = !rec.active;
+  indicator.title = rec.name ? `Recording started by ${rec.name}` : "This call is being recorded";
+  $("recording-name").textContent = rec.name;
+  $("recording-by").hidden = !rec.name;
+  controls?.updateRecording({
+    state: cloud.controlState(rec.active, canRecord),
+    canRecord,
+    allowed: rec.allowed,
+    permissionBusy: rec.permissionBusy,
+    othersRecording: false,
   });
 }
 
@@ -669,6 +723,8 @@ function start() {
   setCallState("setup");
   document.body.dataset.recording = "off";
   window.yoomCall = { recorder: recorderApi };
+  cloud.addEventListener("change", renderRecording);
+  cloud.addEventListener("timeout", cloudTimedOut);
   setup = new Setup();
   stage = new Stage();
   panel = new ParticipantsPanel();

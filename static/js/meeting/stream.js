@@ -11,11 +11,16 @@
 //   bindVideo(id, videoElement)  Stream drives a remote tile's <video> (call.bindVideoElement)
 //   setAudioOutput(sinkId)       remote audio plays on the chosen speaker
 //   statsRows()                  call stats rows from callStatsReport$ (no peer connections)
-//   announce(type, detail)       tells the others "recording" {active, name} or
-//                                "recording-permission" {allowed} (the mesh's server does this
-//                                for mesh rooms; here the page does, with custom events)
-// and one more event: audio {id, stream}, a remote participant's audio for the speaker meter
-// and recordings.
+//   announce(type, detail)       tells the others "recording" {active, name} (who started
+//                                the recording) or "recording-permission" {allowed} (the mesh's
+//                                server does this for mesh rooms; here the page does, with
+//                                custom events)
+//   recordsInCloud               true: Stream records the call itself. The server starts and
+//                                stops it (POST /meeting/{id}/recordings[/stop]); whether it
+//                                runs comes from Stream's call state, as "recording" events
+//   canRecordInCloud()           whether Stream gives me the start-record-call capability
+// and two more events: audio {id, stream}, a remote participant's audio for the speaker meter;
+// capabilities {}, my capabilities in the call changed.
 
 const root = document.getElementById("meeting-room");
 const CALL_TYPE = "default";
@@ -24,6 +29,7 @@ const CALL_TYPE = "default";
 const CONNECT_TIMEOUT_MS = 12000;
 const JOIN_TIMEOUT_MS = 15000;
 const HAND_EVENT = "yoom.hand";
+const RECORD_CAPABILITY = "start-record-call";
 const ANNOUNCED = new Set(["recording", "recording-permission"]);
 // Media does not pass through our server, so the page tells it "I am here" this often (the
 // server counts someone present for a minute after the last word).
@@ -86,7 +92,8 @@ export class StreamAdapter extends EventTarget {
     this.remote = new Map(); // sessionId → participant info
     this.hands = new Map(); // userId → raised
     this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
-    this.recordingBy = null; // userId of whoever announced a recording running
+    this.cloudRecording = false; // Stream's call state: is the call being recorded
+    this.recordingName = ""; // who started it, as their page announced
     this.videos = new Map(); // sessionId → {element, type, unbind}
     this.audios = new Map(); // sessionId → {elements, unbinds}
     this.audioStreams = new Map(); // sessionId → the MediaStream last announced
@@ -100,6 +107,15 @@ export class StreamAdapter extends EventTarget {
 
   get selfId() {
     return this.call?.state.localParticipant?.sessionId ?? null;
+  }
+
+  /** Stream records calls itself (cloud recording); the page does not. */
+  get recordsInCloud() {
+    return true;
+  }
+
+  canRecordInCloud() {
+    return !!this.call?.state.ownCapabilities?.includes(RECORD_CAPABILITY);
   }
 
   /** Stream routes media through its SFU: there are no peer connections of ours to show. */
@@ -203,6 +219,13 @@ export class StreamAdapter extends EventTarget {
     const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
     sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
     sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
+    sub(call.state.recording$, (recording) => {
+      if (this.phase === "closed" || !!recording === this.cloudRecording) return;
+      this.cloudRecording = !!recording;
+      if (!recording) this.recordingName = "";
+      this.emit("recording", { active: this.cloudRecording, name: this.recordingName });
+    });
+    sub(call.state.ownCapabilities$, () => this.phase !== "closed" && this.emit("capabilities", {}));
     let wasJoined = false;
     sub(call.state.callingState$, (state) => {
       if (this.phase === "closed") return;
@@ -244,8 +267,9 @@ export class StreamAdapter extends EventTarget {
         this.hands.set(from, !!custom.raised);
         this.syncParticipants(call.state.participants);
       } else if (custom.type === "yoom.recording") {
-        this.recordingBy = custom.active ? from : null;
-        this.emit("recording", { active: !!custom.active, name: typeof custom.name === "string" ? custom.name : "" });
+        // Stream says whether the call is recorded; the page that started it says who did.
+        this.recordingName = custom.active && typeof custom.name === "string" ? custom.name : "";
+        if (this.cloudRecording && this.recordingName) this.emit("recording", { active: true, name: this.recordingName });
       } else if (custom.type === "yoom.recording-permission" && from === this.ownerId()) {
         // Only the host decides; the server checks it again when someone starts recording.
         this.emit("recording-permission", { allowed: !!custom.allowed });
@@ -304,14 +328,8 @@ export class StreamAdapter extends EventTarget {
     }
     for (const id of [...this.remote.keys()]) {
       if (seen.has(id)) continue;
-      const gone = this.remote.get(id);
       this.remote.delete(id);
       this.audioStreams.delete(id);
-      // A recorder whose page went away stops recording (the server finishes the file).
-      if (gone?.userId === this.recordingBy && !this.sessionOf(gone.userId)) {
-        this.recordingBy = null;
-        this.emit("recording", { active: false, name: "" });
-      }
       this.unbind(id);
       this.emit("participant-left", { id });
     }

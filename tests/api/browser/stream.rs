@@ -252,3 +252,97 @@ async fn a_call_stream_refuses_to_join_says_so_after_asking_for_the_right_call_w
     assert_eq!(tokens, 1);
     browser.quit().await;
 }
+
+/// The record control's cloud-recording logic (static/js/meeting/cloud.js) in the browser,
+/// against our server in Stream mode: it starts and stops Stream's recording through the
+/// server, waits for the call state, gives up waiting after its time, and shows the server's
+/// refusal to someone who may not record. (A whole Stream call needs Stream's SFU, which the
+/// closed network here does not have.)
+#[tokio::test]
+async fn the_record_control_starts_and_stops_streams_recording_through_the_server() {
+    let mock = MockStream::start().await;
+    let vars = mock.vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let mut browsers = Browser::start_many(vec![BrowserOptions::default(); 2]).await;
+    let guest = browsers.pop().unwrap();
+    let host = browsers.pop().unwrap();
+    sign_up(&host, &app, "cloud_cleo", "Cleo Cloud").await;
+    sign_up(&guest, &app, "cloud_gus", "Gus Guest").await;
+    host.goto(&app.url("/")).await;
+    host.click_css("#card-new").await;
+    host.wait("dialog#modal[open]").await;
+    host.click_css("dialog#modal button[type=submit]").await;
+    let path = host.wait_for_path(|p| p.starts_with("/meeting/")).await;
+    let meeting = path.trim_start_matches("/meeting/").to_owned();
+    host.wait("#setup #join-button").await;
+
+    let script = r#"
+        const [meetingId, done] = arguments;
+        (async () => {
+          const { CloudRecording } = await import("/static/js/meeting/cloud.js");
+          const c = new CloudRecording({ meetingId, confirmMs: 300 });
+          const log = [];
+          c.addEventListener("change", () => log.push(c.state));
+          c.addEventListener("timeout", (e) => log.push(`timeout:${e.detail.stopping}`));
+          await c.toggle(false);
+          const asked = [c.state, c.mine, c.controlState(false, true)];
+          const confirmed = c.settle(true);
+          const running = [c.state, c.controlState(true, true), c.controlState(true, false)];
+          await c.toggle(true);
+          const stopping = c.controlState(true, true);
+          const stopped = [c.settle(false), c.state, c.mine];
+          await c.toggle(false);
+          await new Promise((r) => setTimeout(r, 600));
+          const gaveUp = [c.state, c.mine];
+          done({ asked, confirmed, running, stopping, stopped, gaveUp, log });
+        })().catch((e) => done({ error: String(e) }));
+    "#;
+    let result = host.execute_async(script, vec![json!(meeting)]).await;
+    assert_eq!(
+        result,
+        json!({
+            "asked": ["starting", true, "starting"],
+            "confirmed": null,
+            "running": ["idle", "recording", "idle"],
+            "stopping": "stopping",
+            "stopped": ["stopped", "idle", false],
+            "gaveUp": ["idle", false],
+            "log": ["starting", "idle", "stopping", "idle", "starting", "idle", "timeout:false"]
+        }),
+        "{result}"
+    );
+    assert_eq!(mock.requests_to("/start_recording").len(), 2);
+    assert_eq!(mock.requests_to("/stop_recording").len(), 1);
+
+    // Someone the host has not allowed: the server's answer is what they read, and the control
+    // goes back to idle.
+    guest.goto(&app.url(&format!("/meeting/{meeting}"))).await;
+    guest.wait("#setup #join-button").await;
+    let script = r#"
+        const [meetingId, done] = arguments;
+        (async () => {
+          const { CloudRecording } = await import("/static/js/meeting/cloud.js");
+          const c = new CloudRecording({ meetingId });
+          try {
+            await c.toggle(false);
+            done({ error: "started" });
+          } catch (e) {
+            done({ message: e.message, state: c.state, mine: c.mine });
+          }
+        })();
+    "#;
+    let result = guest.execute_async(script, vec![json!(meeting)]).await;
+    assert_eq!(result["state"], "idle", "{result}");
+    assert_eq!(result["mine"], false);
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("host"),
+        "{result}"
+    );
+    assert_eq!(mock.requests_to("/start_recording").len(), 2);
+    host.quit().await;
+    guest.quit().await;
+}
