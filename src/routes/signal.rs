@@ -46,10 +46,19 @@ pub async fn signal(
             "This meeting has not started yet.".into(),
         ));
     }
+    // What a room starting afresh (first entrant, or after a restart) knows of a recording.
+    let recording = match crate::recordings::store::active_in(&pool, &id).await? {
+        Some(rec) => Some(match rec.created_by.as_deref() {
+            Some(by) => crate::auth::accounts::find_by_id(&pool, by)
+                .await?
+                .map(|u| u.display_name)
+                .unwrap_or_default(),
+            None => String::new(),
+        }),
+        None => None,
+    };
     let snapshot = crate::video::mesh::RoomSnapshot {
-        recording: crate::recordings::store::active_in(&pool, &id)
-            .await?
-            .map(|_| "Someone".to_owned()),
+        recording,
         recording_allowed: crate::recordings::store::is_allowed(&pool, &id).await?,
     };
     let (response, session, stream) = actix_ws::handle(&req, body)

@@ -495,3 +495,61 @@ async fn playback_answers_range_requests() {
     let res = app.get(&format!("/recordings/{rec}/file?download=1")).await;
     assert!(header(res.headers(), "content-disposition").starts_with("attachment"));
 }
+
+#[tokio::test]
+async fn someone_joining_a_recorded_call_hears_who_started_the_recording() {
+    use crate::signal::Peer;
+    let (app, meeting) = host_with_meeting(&[]).await;
+    let guest = app.other_client();
+    guest.signed_in_as("rec_late").await;
+
+    // A room that starts while a recording runs (the first to arrive, or after a restart)
+    // reads it from the database.
+    start_ok(&app, &meeting).await;
+    let mut host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
+    drop(host);
+    let mut socket = crate::signal::open(
+        &app.address,
+        &meeting,
+        &guest.cookie_header(),
+        Some(&app.address),
+    )
+    .await
+    .unwrap();
+    crate::signal::send(
+        &mut socket,
+        serde_json::json!({"type": "join", "audio": false, "video": false}),
+    )
+    .await;
+    let welcome = crate::signal::expect(&mut socket, "welcome").await;
+    assert_eq!(welcome["recording"], true, "{welcome}");
+    assert_eq!(welcome["recordingBy"], "rec_host Tester", "{welcome}");
+    drop(socket);
+
+    // A room already running heard it when it started.
+    host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
+    let rec: String = sqlx::query_scalar("select id from recording where status = 'recording'")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    finish(&app.client, &app.address, &rec).await;
+    host.expect("recording").await;
+    start_ok(&app, &meeting).await;
+    let started = host.expect("recording").await;
+    assert_eq!(started["name"], "rec_host Tester");
+    let mut socket = crate::signal::open(
+        &app.address,
+        &meeting,
+        &guest.cookie_header(),
+        Some(&app.address),
+    )
+    .await
+    .unwrap();
+    crate::signal::send(
+        &mut socket,
+        serde_json::json!({"type": "join", "audio": false, "video": false}),
+    )
+    .await;
+    let welcome = crate::signal::expect(&mut socket, "welcome").await;
+    assert_eq!(welcome["recordingBy"], "rec_host Tester", "{welcome}");
+}

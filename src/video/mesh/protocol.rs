@@ -74,6 +74,9 @@ pub enum ServerMessage {
         max_participants: usize,
         /// A recording is running now.
         recording: bool,
+        /// Who started it, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recording_by: Option<String>,
         /// The host lets everyone record.
         recording_allowed: bool,
     },
@@ -208,6 +211,7 @@ mod tests {
             owner: true,
             max_participants: 8,
             recording: false,
+            recording_by: None,
             recording_allowed: false,
         }
         .to_text();

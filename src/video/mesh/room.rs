@@ -40,7 +40,7 @@ pub enum RoomCommand {
 /// Meeting state the room tells newcomers about.
 #[derive(Debug, Clone, Default)]
 pub struct RoomSnapshot {
-    /// Who is recording, if anyone.
+    /// Who is recording (their name, empty when not known), if anyone.
     pub recording: Option<String>,
     pub recording_allowed: bool,
 }
@@ -178,6 +178,7 @@ fn join(
         owner: participant.info.owner,
         max_participants: hub.max_participants,
         recording: state.recording.is_some(),
+        recording_by: state.recording.clone().filter(|name| !name.is_empty()),
         recording_allowed: state.recording_allowed,
     };
     send(&participant, &welcome);

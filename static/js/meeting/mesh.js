@@ -209,9 +209,11 @@ export class MeshAdapter extends EventTarget {
     for (const peer of msg.peers || []) {
       if (!this.formerIds.has(peer.id)) this.addPeer(peer, true);
     }
-    // The welcome says whether a recording runs now (but not who started it).
+    // The welcome says whether a recording runs now, and who started it when known.
     if ("recordingAllowed" in msg) this.emit("recording-permission", { allowed: !!msg.recordingAllowed });
-    if ("recording" in msg) this.emit("recording", { active: !!msg.recording, name: "" });
+    if ("recording" in msg) {
+      this.emit("recording", { active: !!msg.recording, name: typeof msg.recordingBy === "string" ? msg.recordingBy : "" });
+    }
     if (rejoined) {
       if (this.state.screen) this.setMediaState(this.state);
       if (this.state.hand) this.send({ type: "hand", raised: true });
