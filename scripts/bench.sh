@@ -13,6 +13,8 @@
 #       socket with bash's /dev/tcp and sends GET /healthz every 1 ms, so the resolution is
 #       about ±1 ms (plus the ~0.1 ms of a fork before exec). Goal: under 100 ms.
 #     - idle RSS: VmRSS from /proc/<pid>/status 2 s after start-up. Goal: under 30 MB.
+#     - 40 sign-ins, 8 at a time: how long, and RSS after (argon2 takes 19 MiB per hash; the
+#       allocator must give it back). Goal: RSS still under 30 MB.
 #     - wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS on GET /healthz (a baseline for this
 #       machine), on a signed-in GET / (goal p99 under 10 ms) and the same with
 #       `Accept-Encoding: gzip` (what a browser sends: adds the compression cost).
@@ -274,6 +276,22 @@ COOKIE=$(session_cookie "$JAR1")
 [[ -n $COOKIE ]] || die "no yoom_session cookie after sign-up"
 check_signed_in /
 
+log "40 sign-ins, 8 at a time (each one an argon2id hash of 19 MiB)"
+signin_t0=$(now_us)
+for round in 1 2 3 4 5; do
+    pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        post_form /sign-in "$DATA1/jar-$round-$i.txt" username=bench "password=$PASSWORD" \
+            >"$DATA1/sign-in-$round-$i.code" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+done
+SIGNIN_MS=$(awk -v d=$(($(now_us) - signin_t0)) 'BEGIN { printf "%.0f", d / 1000 }')
+grep -qv '^303$' "$DATA1"/sign-in-*.code && die "a sign-in did not answer 303"
+SIGNIN_RSS=$(rss_kb "$SERVER_PID")
+printf '  %s ms; RSS after: %s kB\n' "$SIGNIN_MS" "$SIGNIN_RSS" >&2
+
 run_wrk healthz /healthz
 H_RPS=$RPS H_P50=$P50 H_P99=$P99 H_ERR=$ERRORS H_LOAD=$LOAD
 run_wrk home-empty / -H "Cookie: yoom_session=$COOKIE"
@@ -385,6 +403,9 @@ SUMMARY=$OUT/summary.md
         "$BENCH_STARTS" "$START_MED" "$START_MIN" "$START_MAX" "$(ratio "$START_MED" 100)"
     printf '| idle RSS 2 s after start-up | %s MB | < 30 MB | %s |\n' \
         "$(mb "$IDLE_RSS")" "$(ratio "$(mb "$IDLE_RSS")" 30)"
+    printf '| 40 sign-ins, 8 at a time | %s ms | – | – |\n' "$SIGNIN_MS"
+    printf '| RSS after those sign-ins | %s MB | < 30 MB | %s |\n' \
+        "$(mb "$SIGNIN_RSS")" "$(ratio "$(mb "$SIGNIN_RSS")" 30)"
     printf '| RSS after the wrk runs | %s MB | – | – |\n' "$(mb "$LOADED_RSS")"
     printf '| GET `/` signed in: p99 | %s ms | < 10 ms | %s |\n\n' "$F_P99" "$(ratio "$F_P99" 10)"
 

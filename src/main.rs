@@ -1,8 +1,13 @@
 use yoom::config::{HELP, Settings};
-use yoom::startup::Application;
+use yoom::startup::{Application, tune_allocator};
+
+fn main() -> std::process::ExitCode {
+    tune_allocator();
+    serve()
+}
 
 #[actix_web::main]
-async fn main() -> std::process::ExitCode {
+async fn serve() -> std::process::ExitCode {
     if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
         print!("{HELP}");
         return std::process::ExitCode::SUCCESS;
