@@ -41,6 +41,7 @@ export class MeshAdapter extends EventTarget {
     this.outStream = new MediaStream();
     this.state = { audio: false, video: false, screen: false, hand: false };
     this.phase = "idle"; // idle | joining | joined | reconnecting | closed
+    this.collisions = 0; // offers that crossed one of mine (glare), for the console and tests
     this.onOnline = () => this.phase === "reconnecting" && this.reconnectNow();
   }
 
@@ -319,6 +320,7 @@ export class MeshAdapter extends EventTarget {
     const pc = peer.pc;
     const collision = description.type === "offer" && (peer.makingOffer || pc.signalingState !== "stable");
     peer.ignoreOffer = !peer.polite && collision;
+    if (collision) this.collisions += 1;
     if (peer.ignoreOffer) return;
     if (description.type === "answer" && pc.signalingState !== "have-local-offer") return;
     // On the polite side this rolls back our own offer implicitly.

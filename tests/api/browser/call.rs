@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::sign_up;
 use super::webdriver::{Browser, BrowserOptions};
@@ -353,6 +353,73 @@ async fn after_a_server_restart_everyone_rejoins_without_reloading() {
             .await;
         assert_eq!(same, true, "{who} reconnected without a reload");
     }
+    for b in browsers {
+        b.quit().await;
+    }
+}
+
+/// Both sides of a pair renegotiate at the same moment, with signalling slowed so their offers
+/// cross ("glare"): perfect negotiation settles it (the polite side rolls back), and both keep
+/// decoding each other's video.
+#[tokio::test]
+async fn offers_that_cross_are_settled_and_media_keeps_flowing() {
+    let app = spawn_app().await;
+    let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
+    let [host, guest] = &browsers[..] else {
+        unreachable!()
+    };
+    sign_up(host, &app, "glare_host", "Gail Host").await;
+    sign_up(guest, &app, "glare_guest", "Glen Guest").await;
+    let meeting = start_instant_meeting(host, &app).await;
+    host.click_css("#join-button").await;
+    wait_state(host, "joined").await;
+    join(guest, &app, &meeting, false).await;
+    assert_receiving(host, 1, "host").await;
+    assert_receiving(guest, 1, "guest").await;
+
+    // Every signalling message now takes 400 ms each way, so two offers made within that time
+    // are both in flight when the other arrives.
+    let latency = Duration::from_millis(400);
+    tokio::join!(host.set_latency(latency), guest.set_latency(latency));
+    let renegotiate = "const p = [...window.yoomCall.adapter.peers.values()][0];
+         p.pc.addTransceiver('audio', { direction: 'recvonly' });
+         return window.yoomCall.adapter.collisions;";
+    let (before_host, before_guest) = tokio::join!(
+        host.execute(renegotiate, vec![]),
+        guest.execute(renegotiate, vec![])
+    );
+    assert_eq!((before_host, before_guest), (json!(0), json!(0)));
+
+    // Settled: both stable, with the new transceiver on each side, and the crossing was seen.
+    let settled = "const a = window.yoomCall.adapter;
+         const p = [...a.peers.values()][0];
+         return { state: p.pc.signalingState, transceivers: p.pc.getTransceivers().length,
+                  collisions: a.collisions };";
+    let start = Instant::now();
+    loop {
+        let (h, g) = tokio::join!(
+            host.execute(settled, vec![]),
+            guest.execute(settled, vec![])
+        );
+        let done = [&h, &g].iter().all(|s| s["state"] == "stable")
+            && h["transceivers"] == g["transceivers"]
+            && h["transceivers"].as_u64() >= Some(4);
+        if done {
+            let crossed = h["collisions"].as_u64().unwrap() + g["collisions"].as_u64().unwrap();
+            eprintln!("glare: host {h}, guest {g}");
+            assert!(crossed >= 1, "the offers did not cross: {h} {g}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "not settled: host {h}, guest {g}; console: {}",
+            host.console().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::join!(host.clear_latency(), guest.clear_latency());
+    assert_receiving(host, 1, "host").await;
+    assert_receiving(guest, 1, "guest").await;
     for b in browsers {
         b.quit().await;
     }

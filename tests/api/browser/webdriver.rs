@@ -222,6 +222,31 @@ impl Browser {
         }
     }
 
+    /// Delays everything this browser sends and receives over HTTP and WebSockets by
+    /// `latency` (Chromium's network emulation; WebRTC media is not affected).
+    pub async fn set_latency(&self, latency: Duration) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/chromium/network_conditions",
+            Some(json!({ "network_conditions": {
+                "offline": false,
+                "latency": latency.as_millis() as u64,
+                "download_throughput": 100_000_000,
+                "upload_throughput": 100_000_000,
+            }})),
+        )
+        .await;
+    }
+
+    pub async fn clear_latency(&self) {
+        self.cmd(
+            reqwest::Method::DELETE,
+            "/chromium/network_conditions",
+            None,
+        )
+        .await;
+    }
+
     pub async fn goto(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;
