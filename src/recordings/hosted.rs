@@ -12,7 +12,9 @@ use super::store::{self, ProviderRecording};
 use crate::db::Pool;
 use crate::video::Media;
 use crate::video::stream::client::CallRecording;
-use crate::video::stream::{StreamError, StreamMedia};
+use crate::video::stream::{
+    RECORDINGS_FRESH_FOR, SETTLED_RECORDINGS_FRESH_FOR, StreamError, StreamMedia,
+};
 
 /// The provider's name in the `recording` table.
 pub const STREAM: &str = "stream";
@@ -21,6 +23,9 @@ pub const LIST_CONCURRENCY: usize = 4;
 /// A person's most recent meetings whose recordings are listed from Stream when they open
 /// Recordings; recordings of older ones are those stored before (by webhook or listing).
 pub const LIST_MEETINGS: i64 = 50;
+/// A meeting that ended this long ago is listed less often (see
+/// [`SETTLED_RECORDINGS_FRESH_FOR`]).
+pub const SETTLED_AFTER_SECS: i64 = 3600;
 /// How long the Recordings page waits for Stream before it shows what it has.
 pub const LIST_DEADLINE: Duration = Duration::from_secs(4);
 /// A stored recording a listing leaves out is removed only once it was last reported this
@@ -119,16 +124,29 @@ pub async fn refresh_for(
     let Some(stream) = media.stream() else {
         return Ok(Freshness::Complete);
     };
-    let meetings = store::recent_meetings_with_attendance(pool, user_id, LIST_MEETINGS).await?;
+    let meetings = store::recent_meetings_with_attendance(pool, user_id, LIST_MEETINGS)
+        .await?
+        .into_iter()
+        .map(|(id, ended_at)| (id, fresh_for(ended_at, now)))
+        .collect();
     refresh_meetings(pool, stream, meetings, now).await
 }
 
-/// Lists the given meetings' recordings from Stream (those not listed recently) and stores
-/// them.
+/// How long a meeting's listing stays current: longer once it ended over an hour ago.
+fn fresh_for(ended_at: Option<i64>, now: i64) -> Duration {
+    if ended_at.is_some_and(|at| at < now - SETTLED_AFTER_SECS) {
+        SETTLED_RECORDINGS_FRESH_FOR
+    } else {
+        RECORDINGS_FRESH_FOR
+    }
+}
+
+/// Lists the given meetings' recordings from Stream (those not listed within the time given
+/// with each) and stores them.
 pub async fn refresh_meetings(
     pool: &Pool,
     stream: &StreamMedia,
-    meetings: Vec<String>,
+    meetings: Vec<(String, Duration)>,
     now: i64,
 ) -> Result<Freshness, sqlx::Error> {
     let due = stream.recordings_due(meetings);
@@ -187,7 +205,8 @@ pub async fn fresh_url(
         return Ok(Some(recording));
     };
     stream.forget_listing(&recording.meeting_id);
-    let freshness = refresh_meetings(pool, stream, vec![recording.meeting_id.clone()], now).await?;
+    let meeting = vec![(recording.meeting_id.clone(), RECORDINGS_FRESH_FOR)];
+    let freshness = refresh_meetings(pool, stream, meeting, now).await?;
     if freshness == Freshness::Partial {
         // Stream did not answer: the stored URL may still work.
         return Ok(Some(recording));
@@ -268,5 +287,16 @@ mod tests {
         assert_eq!(mime_of("audio.M4A"), "audio/mp4");
         assert_eq!(mime_of("x.webm"), "video/webm");
         assert_eq!(stream_key("m1", "a.mp4"), "m1/a.mp4");
+    }
+
+    #[test]
+    fn meetings_over_for_an_hour_are_listed_less_often() {
+        let now = 1_000_000;
+        assert_eq!(fresh_for(None, now), RECORDINGS_FRESH_FOR);
+        assert_eq!(fresh_for(Some(now - 600), now), RECORDINGS_FRESH_FOR);
+        assert_eq!(
+            fresh_for(Some(now - 7200), now),
+            SETTLED_RECORDINGS_FRESH_FOR
+        );
     }
 }

@@ -339,14 +339,15 @@ pub async fn provider_recordings(
 }
 
 /// Meetings whose recordings a person may see and that can have any: those they attended,
-/// and those they own that anyone attended. The most recent first, at most `limit`.
+/// and those they own that anyone attended. The most recent first, at most `limit`, with
+/// when each ended (if it has).
 pub async fn recent_meetings_with_attendance(
     pool: &Pool,
     user_id: &str,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select m.id from meeting m where m.id in ( \
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.id, m.ended_at from meeting m where m.id in ( \
            select a.meeting_id from attendance a where a.account_id = ?1 \
            union select o.id from meeting o where o.owner_id = ?1 \
              and exists (select 1 from attendance a where a.meeting_id = o.id)) \

@@ -28,6 +28,9 @@ const UPSERT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// A meeting's recordings as Stream listed them are taken as current for this long: a page
 /// of recordings reloaded, or opened by several attendees, asks Stream once.
 pub const RECORDINGS_FRESH_FOR: Duration = Duration::from_secs(30);
+/// The same for a meeting that ended over an hour ago: nothing new is recorded there, and a
+/// new recording of it (a late `recording_ready`) arrives by webhook, which clears this.
+pub const SETTLED_RECORDINGS_FRESH_FOR: Duration = Duration::from_secs(600);
 /// Listings remembered at most (old ones are dropped first).
 const RECORDINGS_LISTED_MAX: usize = 4096;
 
@@ -254,7 +257,7 @@ impl StreamMedia {
         };
         let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
         if listed.len() >= RECORDINGS_LISTED_MAX {
-            listed.retain(|_, at| at.elapsed() < RECORDINGS_FRESH_FOR);
+            listed.retain(|_, at| at.elapsed() < SETTLED_RECORDINGS_FRESH_FOR);
             if listed.len() >= RECORDINGS_LISTED_MAX {
                 listed.clear();
             }
@@ -263,16 +266,13 @@ impl StreamMedia {
         Ok(recordings)
     }
 
-    /// The meetings among `ids` whose recordings were not listed within
-    /// [`RECORDINGS_FRESH_FOR`], in the order given.
-    pub fn recordings_due(&self, ids: Vec<String>) -> Vec<String> {
+    /// The meetings among `ids` whose recordings were not listed within the time given with
+    /// each, in the order given.
+    pub fn recordings_due(&self, ids: Vec<(String, Duration)>) -> Vec<String> {
         let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
         ids.into_iter()
-            .filter(|id| {
-                listed
-                    .get(id)
-                    .is_none_or(|at| at.elapsed() >= RECORDINGS_FRESH_FOR)
-            })
+            .filter(|(id, fresh_for)| listed.get(id).is_none_or(|at| at.elapsed() >= *fresh_for))
+            .map(|(id, _)| id)
             .collect()
     }
 
@@ -312,6 +312,30 @@ mod tests {
         assert!(!debug.contains("secret456-unique"), "{debug}");
         assert!(!debug.contains(&m.signer.server_token()), "{debug}");
         assert!(debug.contains("key123"));
+    }
+
+    #[test]
+    fn each_meeting_is_due_once_its_own_freshness_has_passed() {
+        let m = media();
+        let a_minute_ago = Instant::now() - Duration::from_secs(60);
+        {
+            let mut listed = m.listed.lock().unwrap();
+            listed.insert("recent".into(), a_minute_ago);
+            listed.insert("settled".into(), a_minute_ago);
+            listed.insert("just".into(), Instant::now());
+        }
+        let due = m.recordings_due(vec![
+            ("recent".into(), RECORDINGS_FRESH_FOR),
+            ("settled".into(), SETTLED_RECORDINGS_FRESH_FOR),
+            ("just".into(), RECORDINGS_FRESH_FOR),
+            ("never".into(), SETTLED_RECORDINGS_FRESH_FOR),
+        ]);
+        assert_eq!(due, ["recent", "never"]);
+        m.forget_listing("just");
+        assert_eq!(
+            m.recordings_due(vec![("just".into(), SETTLED_RECORDINGS_FRESH_FOR)]),
+            ["just"]
+        );
     }
 
     #[test]
