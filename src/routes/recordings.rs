@@ -42,19 +42,10 @@ pub async fn start(
     media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = uuid(&path, "meeting")?;
-    let meeting = meetings::find(&pool, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    let meeting = meeting_to_record(&pool, &path, &user).await?;
+    let id = meeting.id;
     if meeting.ended_at.is_some() || meeting.cancelled_at.is_some() {
         return Err(AppError::Gone("This meeting is over.".into()));
-    }
-    let may = meeting.is_owner(&user.id)
-        || (store::is_allowed(&pool, &id).await? && attended(&pool, &id, &user.id).await?);
-    if !may {
-        return Err(AppError::Forbidden(
-            "Only the host, or people the host allows, can record this meeting.".into(),
-        ));
     }
     if store::active_in(&pool, &id).await?.is_some() {
         return Err(AppError::Conflict(
@@ -106,17 +97,7 @@ pub async fn stop(
     media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = uuid(&path, "meeting")?;
-    let meeting = meetings::find(&pool, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
-    let may = meeting.is_owner(&user.id)
-        || (store::is_allowed(&pool, &id).await? && attended(&pool, &id, &user.id).await?);
-    if !may {
-        return Err(AppError::Forbidden(
-            "Only the host, or people the host allows, can stop recording this meeting.".into(),
-        ));
-    }
+    let id = meeting_to_record(&pool, &path, &user).await?.id;
     media
         .stop_cloud_recording(&id)
         .await
@@ -125,6 +106,27 @@ pub async fn stop(
     Ok(HttpResponse::Accepted()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "provider": "stream", "state": "stopping" })))
+}
+
+/// The meeting at `raw` if this person may start or stop its recording: its host, or someone
+/// who attended it once the host lets everyone record.
+async fn meeting_to_record(
+    pool: &Pool,
+    raw: &str,
+    user: &CurrentUser,
+) -> Result<crate::meetings::Meeting, AppError> {
+    let id = uuid(raw, "meeting")?;
+    let meeting = meetings::find(pool, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    let may = meeting.is_owner(&user.id)
+        || (store::is_allowed(pool, &id).await? && attended(pool, &id, &user.id).await?);
+    if !may {
+        return Err(AppError::Forbidden(
+            "Only the host, or people the host allows, can record this meeting.".into(),
+        ));
+    }
+    Ok(meeting)
 }
 
 async fn attended(pool: &Pool, meeting_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {

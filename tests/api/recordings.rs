@@ -496,6 +496,19 @@ async fn playback_answers_range_requests() {
     assert!(header(res.headers(), "content-disposition").starts_with("attachment"));
 }
 
+/// What the signalling server says to someone joining (their socket closes after).
+async fn welcome_of(app: &TestApp, meeting: &str, cookie: &str) -> Value {
+    let mut socket = crate::signal::open(&app.address, meeting, cookie, Some(&app.address))
+        .await
+        .unwrap();
+    crate::signal::send(
+        &mut socket,
+        serde_json::json!({"type": "join", "audio": false, "video": false}),
+    )
+    .await;
+    crate::signal::expect(&mut socket, "welcome").await
+}
+
 #[tokio::test]
 async fn someone_joining_a_recorded_call_hears_who_started_the_recording() {
     use crate::signal::Peer;
@@ -508,23 +521,9 @@ async fn someone_joining_a_recorded_call_hears_who_started_the_recording() {
     start_ok(&app, &meeting).await;
     let mut host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
     drop(host);
-    let mut socket = crate::signal::open(
-        &app.address,
-        &meeting,
-        &guest.cookie_header(),
-        Some(&app.address),
-    )
-    .await
-    .unwrap();
-    crate::signal::send(
-        &mut socket,
-        serde_json::json!({"type": "join", "audio": false, "video": false}),
-    )
-    .await;
-    let welcome = crate::signal::expect(&mut socket, "welcome").await;
+    let welcome = welcome_of(&app, &meeting, &guest.cookie_header()).await;
     assert_eq!(welcome["recording"], true, "{welcome}");
     assert_eq!(welcome["recordingBy"], "rec_host Tester", "{welcome}");
-    drop(socket);
 
     // A room already running heard it when it started.
     host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
@@ -537,19 +536,6 @@ async fn someone_joining_a_recorded_call_hears_who_started_the_recording() {
     start_ok(&app, &meeting).await;
     let started = host.expect("recording").await;
     assert_eq!(started["name"], "rec_host Tester");
-    let mut socket = crate::signal::open(
-        &app.address,
-        &meeting,
-        &guest.cookie_header(),
-        Some(&app.address),
-    )
-    .await
-    .unwrap();
-    crate::signal::send(
-        &mut socket,
-        serde_json::json!({"type": "join", "audio": false, "video": false}),
-    )
-    .await;
-    let welcome = crate::signal::expect(&mut socket, "welcome").await;
+    let welcome = welcome_of(&app, &meeting, &guest.cookie_header()).await;
     assert_eq!(welcome["recordingBy"], "rec_host Tester", "{welcome}");
 }
