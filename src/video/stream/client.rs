@@ -383,49 +383,31 @@ impl StreamClient {
 
     /// Ends the call `default:{id}` for everyone in it.
     pub async fn mark_ended(&self, id: &str) -> Result<Acknowledged, StreamError> {
-        self.send(
-            Method::POST,
-            &["api", "v2", "video", "call", CALL_TYPE, id, "mark_ended"],
-            Some(&serde_json::json!({})),
-            Repeat::Safe,
-        )
-        .await
+        self.call_action(id, "mark_ended", Repeat::Safe).await
     }
 
     /// Starts Stream's own (composite) recording of the call `default:{id}`.
     pub async fn start_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
-        self.send(
-            Method::POST,
-            &[
-                "api",
-                "v2",
-                "video",
-                "call",
-                CALL_TYPE,
-                id,
-                "start_recording",
-            ],
-            Some(&serde_json::json!({})),
-            Repeat::Never,
-        )
-        .await
+        self.call_action(id, "start_recording", Repeat::Never).await
     }
 
     /// Stops the recording of the call `default:{id}`.
     pub async fn stop_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
+        self.call_action(id, "stop_recording", Repeat::Never).await
+    }
+
+    /// `POST /api/v2/video/call/default/{id}/{action}` with an empty body.
+    async fn call_action(
+        &self,
+        id: &str,
+        action: &str,
+        repeat: Repeat,
+    ) -> Result<Acknowledged, StreamError> {
         self.send(
             Method::POST,
-            &[
-                "api",
-                "v2",
-                "video",
-                "call",
-                CALL_TYPE,
-                id,
-                "stop_recording",
-            ],
+            &["api", "v2", "video", "call", CALL_TYPE, id, action],
             Some(&serde_json::json!({})),
-            Repeat::Never,
+            repeat,
         )
         .await
     }
