@@ -1,8 +1,13 @@
-//! A small fixed-window rate limiter for sign-in, sign-up and token endpoints.
+//! A small fixed-window rate limiter (sign-in, sign-up, joins, meeting creation, tokens) and
+//! the client address its per-address limits are keyed by.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use actix_web::http::header::HeaderMap;
 
 /// Counts events per key in fixed windows; a key over `max` is refused until its window ends.
 #[derive(Debug)]
@@ -75,12 +80,78 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Takes back one event counted for the key (an attempt that turned out to be fine).
+    pub fn undo(&self, key: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, n)) = counts.get_mut(key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     /// Forgets a key (after a successful sign-in, for instance).
     pub fn reset(&self, key: &str) {
         self.counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+}
+
+/// How the client address is taken for per-address limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress {
+    /// Behind a reverse proxy: the address it appended to `X-Forwarded-For` is the client's.
+    pub trust_proxy: bool,
+}
+
+impl ClientAddress {
+    /// The rate-limit key of the request's client: an IPv4 address, or the /64 network of an
+    /// IPv6 one (one household or server gets a whole /64, and can pick any address in it).
+    pub fn of(self, req: &HttpRequest) -> String {
+        let peer = req.peer_addr().map(|a| a.ip());
+        let ip = if self.trust_proxy {
+            // A proxy that sent no usable header leaves its own address: one shared key,
+            // which fails closed rather than trusting what the client wrote.
+            forwarded_for(req.headers()).or(peer)
+        } else {
+            peer
+        };
+        ip.map_or_else(|| "unknown".to_owned(), limit_key)
+    }
+}
+
+/// The right-most address in `X-Forwarded-For`: the one our proxy appended. Everything to its
+/// left was written by the client (or proxies we know nothing of) and can be anything.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())?;
+    parse_ip(last)
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:80`.
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// IPv4 as is (IPv4-mapped IPv6 too); IPv6 cut to its /64.
+pub fn limit_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
     }
 }
 
@@ -117,6 +188,52 @@ mod tests {
         assert!(limiter.check("a").is_err());
         std::thread::sleep(Duration::from_millis(30));
         assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn an_undone_hit_gives_its_place_back() {
+        let limiter = RateLimiter::new(1, Duration::from_secs(60));
+        assert!(limiter.try_hit("a").is_ok());
+        limiter.undo("a");
+        assert!(limiter.try_hit("a").is_ok());
+        assert!(limiter.try_hit("a").is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_a_key_per_64_and_ipv4_stays_whole() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit_key(a), "2001:db8:1:2::/64");
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(c));
+        assert_eq!(limit_key("203.0.113.9".parse().unwrap()), "203.0.113.9");
+        assert_eq!(
+            limit_key("::ffff:203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
+    }
+
+    #[test]
+    fn the_proxy_appended_address_is_the_right_most_one() {
+        let mut headers = HeaderMap::new();
+        let name = actix_web::http::header::HeaderName::from_static("x-forwarded-for");
+        let value = |s: &'static str| actix_web::http::header::HeaderValue::from_static(s);
+        headers.append(name.clone(), value("6.6.6.6, 10.0.0.1"));
+        headers.append(name.clone(), value(" 198.51.100.7 "));
+        assert_eq!(
+            forwarded_for(&headers),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        let mut headers = HeaderMap::new();
+        headers.append(name.clone(), value("1.1.1.1, [2001:db8::5]:443"));
+        assert_eq!(
+            forwarded_for(&headers),
+            Some("2001:db8::5".parse().unwrap())
+        );
+        let mut headers = HeaderMap::new();
+        headers.append(name, value("1.1.1.1, garbage"));
+        assert_eq!(forwarded_for(&headers), None);
     }
 
     #[test]

@@ -15,7 +15,13 @@ pub struct SecurityPolicy {
     csp: HeaderValue,
     /// The public origin (`BASE_URL`), the one browsers put in `Origin` for our own pages.
     origin: String,
+    /// Served over https: browsers are told to keep to https (HSTS).
+    https: bool,
 }
+
+/// `Strict-Transport-Security` behind https: a year, this host only (the operator's other
+/// subdomains are not ours to commit to https).
+pub const HSTS: &str = "max-age=31536000";
 
 /// Sources a hosted provider adds to the CSP, directive by directive (each a list of sources
 /// such as `https://clerk.example.com` or `'unsafe-inline'`).
@@ -68,6 +74,7 @@ impl SecurityPolicy {
         }
         Self {
             csp: HeaderValue::from_str(&csp).expect("CSP is a valid header value"),
+            https: origin.starts_with("https://"),
             origin,
         }
     }
@@ -76,18 +83,25 @@ impl SecurityPolicy {
 const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(self), \
      geolocation=(), payment=(), usb=()";
 
-/// Sets CSP, nosniff, Referrer-Policy, framing and Permissions-Policy on every response.
+/// Sets CSP, nosniff, Referrer-Policy, framing, Permissions-Policy (and HSTS behind https) on
+/// every response.
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let csp = req
+    let (csp, https) = req
         .app_data::<web::Data<SecurityPolicy>>()
-        .map(|p| p.csp.clone());
+        .map_or((None, false), |p| (Some(p.csp.clone()), p.https));
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
     if let Some(csp) = csp {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -13,10 +13,11 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::local::{AuthLimits, ClientAddress};
+use crate::auth::local::{self, AuthLimits};
 use crate::auth::{self, Identity};
 use crate::config::Settings;
 use crate::errors::{self, AppError};
+use crate::rate_limit::ClientAddress;
 use crate::routes::{self, paths};
 use crate::security::{self, SecurityPolicy};
 use crate::video::Media;
@@ -141,7 +142,10 @@ fn run(
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
             .cookie_content_security(CookieContentSecurity::Private)
-            .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(14)))
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(CookieDuration::seconds(local::SESSION_TTL.as_secs() as i64)),
+            )
             .build();
         let public_auth = identity.clone();
         App::new()
@@ -176,7 +180,7 @@ fn run(
             .wrap(TracingLogger::default())
             .route(paths::HEALTH, web::get().to(routes::health::healthz))
             .route("/static/{path:.*}", web::get().to(assets::serve))
-            .configure(|cfg| public_auth.configure_public(cfg))
+            .configure(|cfg| routes::configure_public(&public_auth, cfg))
             // Server to server: authenticated by its signature, not by a session.
             .route(
                 paths::STREAM_WEBHOOK,

@@ -81,3 +81,65 @@ pub async fn create_local(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Stores a new session for an account, ends sessions that expired (anyone's: the index makes
+/// that cheap) and the account's oldest ones beyond `keep`.
+pub async fn insert_session(
+    pool: &Pool,
+    hash: &str,
+    account_id: &str,
+    now: i64,
+    expires_at: i64,
+    keep: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("delete from auth_session where expires_at <= ?")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into auth_session (id, account_id, created_at, expires_at) values (?, ?, ?, ?)",
+    )
+    .bind(hash)
+    .bind(account_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "delete from auth_session where account_id = ?1 and id not in (select id from \
+         auth_session where account_id = ?1 order by created_at desc, id desc limit ?2)",
+    )
+    .bind(account_id)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// The account a live session belongs to (one query: it runs on every request).
+pub async fn find_by_session(
+    pool: &Pool,
+    hash: &str,
+    now: i64,
+) -> Result<Option<CurrentUser>, sqlx::Error> {
+    sqlx::query(
+        "select a.id, a.username, a.display_name, a.image_url from auth_session s \
+         join account a on a.id = s.account_id where s.id = ? and s.expires_at > ?",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?
+    .map(|row| to_user(&row))
+    .transpose()
+}
+
+/// Ends one session.
+pub async fn delete_session(pool: &Pool, hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from auth_session where id = ?")
+        .bind(hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

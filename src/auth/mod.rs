@@ -21,10 +21,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::errors::AppError;
 use crate::htmx::{self, RequestKind};
-use crate::routes::paths;
-
-/// Session key holding the signed-in account's ID (built-in accounts).
-pub const SESSION_USER_ID: &str = "user_id";
+use crate::paths;
 
 /// The signed-in person, as every page and endpoint sees them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -112,18 +109,9 @@ impl Identity {
         pool: &crate::db::Pool,
     ) -> Result<Authentication, AppError> {
         match self {
-            Self::Local => {
-                let session = req.get_session();
-                let Ok(Some(id)) = session.get::<String>(SESSION_USER_ID) else {
-                    return Ok(Authentication::SignedOut);
-                };
-                let user = accounts::find_by_id(pool, &id).await?;
-                if user.is_none() {
-                    // The account is gone (deleted, or a database was replaced): sign out.
-                    session.purge();
-                }
-                Ok(user.map_or(Authentication::SignedOut, Authentication::SignedIn))
-            }
+            Self::Local => Ok(local::session_user(&req.get_session(), pool)
+                .await?
+                .map_or(Authentication::SignedOut, Authentication::SignedIn)),
             Self::Clerk(clerk) => match clerk.session_state(req.headers()).await {
                 clerk::session::SessionState::SignedIn(claims) => {
                     Ok(Authentication::SignedIn(clerk.user(pool, &claims).await?))
@@ -164,26 +152,6 @@ impl Identity {
         match self {
             Self::Local => crate::security::CspSources::default(),
             Self::Clerk(clerk) => clerk::csp_sources(&clerk.browser),
-        }
-    }
-
-    /// The public sign-in, sign-up and sign-out routes of this mode.
-    pub fn configure_public(&self, cfg: &mut web::ServiceConfig) {
-        match self {
-            Self::Local => {
-                cfg.route(paths::SIGN_IN, web::get().to(local::sign_in_page))
-                    .route(paths::SIGN_IN, web::post().to(local::sign_in))
-                    .route(paths::SIGN_UP, web::get().to(local::sign_up_page))
-                    .route(paths::SIGN_UP, web::post().to(local::sign_up))
-                    .route(paths::SIGN_OUT, web::post().to(local::sign_out));
-            }
-            Self::Clerk(clerk) => {
-                // The built-in account forms are not routed: Clerk owns sign-in and sign-up.
-                cfg.app_data(web::Data::from(clerk.clone()))
-                    .route(paths::SIGN_IN, web::get().to(clerk::pages::sign_in_page))
-                    .route(paths::SIGN_UP, web::get().to(clerk::pages::sign_up_page))
-                    .route(paths::SIGN_OUT, web::post().to(clerk::pages::sign_out));
-            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP routes: thin handlers over the domain modules. Paths live in [`paths`].
 
+pub mod accounts;
 pub mod health;
 pub mod meetings;
 pub mod pages;
@@ -14,30 +15,7 @@ use actix_web::http::header;
 use crate::auth::CurrentUser;
 use crate::errors::AppError;
 
-/// Every route path, in one place.
-pub mod paths {
-    pub const HOME: &str = "/";
-    pub const UPCOMING: &str = "/upcoming";
-    pub const PREVIOUS: &str = "/previous";
-    pub const RECORDINGS: &str = "/recordings";
-    pub const PERSONAL_ROOM: &str = "/personal-room";
-    pub const SIGN_IN: &str = "/sign-in";
-    pub const SIGN_UP: &str = "/sign-up";
-    pub const SIGN_OUT: &str = "/sign-out";
-    pub const HEALTH: &str = "/healthz";
-    pub const INSTANT: &str = "/meetings/instant";
-    pub const SCHEDULE: &str = "/meetings/schedule";
-    pub const JOIN: &str = "/meetings/join";
-    pub const MEETING: &str = "/meeting/{id}";
-    pub const MEETING_READY: &str = "/meeting/{id}/ready";
-    pub const MEETING_CALENDAR: &str = "/meeting/{id}/calendar.ics";
-    pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
-    pub const MEETING_END: &str = "/meeting/{id}/end";
-    pub const MEETING_SIGNAL: &str = "/meeting/{id}/signal";
-    pub const MEETING_PRESENCE: &str = "/meeting/{id}/presence";
-    pub const API_TOKEN: &str = "/api/token";
-    pub const STREAM_WEBHOOK: &str = "/webhooks/stream";
-}
+pub use crate::paths;
 
 /// One sidebar entry.
 pub struct NavItem {
@@ -123,6 +101,28 @@ macro_rules! render_block {
             askama::Template::render(page)
         }
     }};
+}
+
+/// The public sign-in, sign-up and sign-out routes of the identity mode.
+pub fn configure_public(identity: &crate::auth::Identity, cfg: &mut actix_web::web::ServiceConfig) {
+    use crate::auth::{Identity, clerk};
+    use actix_web::web;
+    match identity {
+        Identity::Local => {
+            cfg.route(paths::SIGN_IN, web::get().to(accounts::sign_in_page))
+                .route(paths::SIGN_IN, web::post().to(accounts::sign_in))
+                .route(paths::SIGN_UP, web::get().to(accounts::sign_up_page))
+                .route(paths::SIGN_UP, web::post().to(accounts::sign_up))
+                .route(paths::SIGN_OUT, web::post().to(accounts::sign_out));
+        }
+        Identity::Clerk(clerk) => {
+            // The built-in account forms are not routed: Clerk owns sign-in and sign-up.
+            cfg.app_data(web::Data::from(clerk.clone()))
+                .route(paths::SIGN_IN, web::get().to(clerk::pages::sign_in_page))
+                .route(paths::SIGN_UP, web::get().to(clerk::pages::sign_up_page))
+                .route(paths::SIGN_OUT, web::post().to(clerk::pages::sign_out));
+        }
+    }
 }
 
 /// Routes that need a signed-in user (mounted behind `auth::require_user`).

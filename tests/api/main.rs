@@ -10,6 +10,7 @@ mod personal_room;
 mod recordings;
 mod security;
 mod shell;
+mod sign_in_limits;
 mod signal;
 mod stream;
 mod stream_mock;

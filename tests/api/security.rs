@@ -155,3 +155,19 @@ async fn health_reports_the_database() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["database"], "ok");
 }
+
+#[tokio::test]
+async fn https_deployments_send_strict_transport_security_and_plain_http_does_not() {
+    let app = spawn_app_with(&[("BASE_URL", "https://127.0.0.1")]).await;
+    for path in ["/sign-in", "/healthz", "/no-such-page"] {
+        let res = app.get(path).await;
+        assert_eq!(
+            header(res.headers(), "strict-transport-security"),
+            yoom::security::HSTS,
+            "{path}"
+        );
+    }
+    let plain = spawn_app().await;
+    let res = plain.get("/sign-in").await;
+    assert!(res.headers().get("strict-transport-security").is_none());
+}
