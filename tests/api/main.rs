@@ -12,6 +12,7 @@ mod security;
 mod shell;
 mod sign_in_limits;
 mod signal;
+mod signal_abuse;
 mod stream;
 mod stream_mock;
 mod stream_recordings;

@@ -12,11 +12,11 @@ use yoom::meetings::store;
 
 use crate::helpers::{TestApp, spawn_app_with};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One participant's socket.
 pub struct Peer {
-    socket: Socket,
+    pub socket: Socket,
     pub id: String,
 }
 
@@ -113,12 +113,12 @@ impl Peer {
     }
 }
 
-struct Room<'a> {
-    app: &'a TestApp,
-    meeting: String,
+pub struct Room<'a> {
+    pub app: &'a TestApp,
+    pub meeting: String,
 }
 
-async fn room_with_host(vars: &[(&str, &str)]) -> (TestApp, String) {
+pub async fn room_with_host(vars: &[(&str, &str)]) -> (TestApp, String) {
     let app = spawn_app_with(vars).await;
     app.signed_in_as("host").await;
     let meeting = app.start_instant("Signalling test").await;
@@ -126,7 +126,7 @@ async fn room_with_host(vars: &[(&str, &str)]) -> (TestApp, String) {
 }
 
 impl Room<'_> {
-    async fn guest(&self, name: &str) -> String {
+    pub async fn guest(&self, name: &str) -> String {
         let guest = self.app.other_client();
         guest.signed_in_as(name).await;
         guest.cookie_header()
@@ -483,7 +483,7 @@ async fn malformed_oversize_and_misaddressed_messages_get_errors_and_the_room_su
         ),
         (
             Message::text(
-                json!({"type": "offer", "to": b.id, "sdp": "x".repeat(70_000)}).to_string(),
+                json!({"type": "offer", "to": b.id, "sdp": "x".repeat(30_000)}).to_string(),
             ),
             "too_large",
         ),

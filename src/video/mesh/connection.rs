@@ -8,6 +8,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use tokio::sync::mpsc;
 
 use super::protocol::{ClientMessage, ErrorCode, PeerInfo, ServerMessage};
+use super::room::MAX_CONNECTIONS_PER_ACCOUNT;
 use super::{CONNECTION_QUEUE, Hub, JoinRefused, Outgoing, RoomHandle};
 
 /// How often the server pings each connection.
@@ -16,15 +17,24 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a new connection may take to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest message accepted: a full SDP offer is a few kilobytes.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest message accepted: a browser's SDP offer with audio, camera and screen share is
+/// about 12 KB; twice that leaves room and refuses nothing real.
+pub const MAX_MESSAGE_BYTES: usize = 24 * 1024;
 /// Largest frame read at all; bigger ones close the connection.
-pub const MAX_FRAME_BYTES: usize = 256 * 1024;
-/// Sustained messages per second per connection, and the burst allowed above it.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// Sustained frames per second per connection, and the burst allowed above it. Every frame
+/// counts: text, binary, ping and pong alike.
 pub const RATE_PER_SECOND: f64 = 50.0;
 pub const RATE_BURST: f64 = 200.0;
-/// Messages refused for rate before the connection is closed.
-const MAX_REFUSED: u32 = 1000;
+/// Sustained bytes per second per connection, and the burst above it (joining a full mesh
+/// room answers every peer's offer at once).
+pub const BYTES_PER_SECOND: f64 = 32.0 * 1024.0;
+pub const BYTES_BURST: f64 = 256.0 * 1024.0;
+/// Frames refused for rate before the connection is closed.
+pub const MAX_REFUSED: u32 = 200;
+/// Longest a write to the socket may take: a client that stops reading must not hold its
+/// connection's task (and the room's messages to it) forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who is connecting, decided by the HTTP handler before the upgrade.
 pub struct Entrant {
@@ -39,30 +49,86 @@ pub struct Entrant {
 
 /// A token bucket.
 struct Bucket {
+    rate: f64,
+    burst: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl Bucket {
-    fn new() -> Self {
+    fn new(rate: f64, burst: f64) -> Self {
         Self {
-            tokens: RATE_BURST,
+            rate,
+            burst,
+            tokens: burst,
             last: Instant::now(),
         }
     }
 
-    fn take(&mut self) -> bool {
+    fn take(&mut self, amount: f64) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND)
-            .min(RATE_BURST);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= amount {
+            self.tokens -= amount;
             true
         } else {
             false
         }
     }
+}
+
+/// The socket's sending side, where every write gives up after [`WRITE_TIMEOUT`].
+struct Writer {
+    session: Session,
+}
+
+impl Writer {
+    async fn text(&mut self, text: String) -> bool {
+        matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, self.session.text(text)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn reply(&mut self, message: ServerMessage) -> bool {
+        self.text(message.to_text()).await
+    }
+
+    async fn ping(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, self.session.ping(b"")).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn pong(&mut self, bytes: &[u8]) -> bool {
+        matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, self.session.pong(bytes)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn close(self, reason: Option<CloseReason>) {
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.session.close(reason)).await;
+    }
+}
+
+/// The next message the room queued, `None` once the room dropped this connection; never
+/// ready before joining.
+async fn from_room(queue: &mut Option<mpsc::Receiver<Outgoing>>) -> Option<Outgoing> {
+    match queue {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn close(code: CloseCode, why: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code,
+        description: Some(why.into()),
+    })
 }
 
 enum Step {
@@ -74,18 +140,23 @@ enum Step {
 pub async fn serve(
     hub: Arc<Hub>,
     entrant: Entrant,
-    mut session: Session,
+    session: Session,
     stream: actix_ws::MessageStream,
 ) {
     let mut stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
-    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(CONNECTION_QUEUE);
+    let mut writer = Writer { session };
+    // The room holds the only sender once this person joined: when it drops them (they fell
+    // behind, or the meeting ended) the queue closes and so does the connection.
+    let mut queue: Option<mpsc::Receiver<Outgoing>> = None;
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut last_heard = Instant::now();
-    let mut bucket = Bucket::new();
+    let mut frames = Bucket::new(RATE_PER_SECOND, RATE_BURST);
+    let mut bytes = Bucket::new(BYTES_PER_SECOND, BYTES_BURST);
     let mut refused = 0u32;
+    let mut ended = false;
     let connected_at = Instant::now();
     let mut room: Option<RoomHandle> = None;
 
@@ -94,66 +165,97 @@ pub async fn serve(
             frame = stream.recv() => {
                 let Some(frame) = frame else { break None };
                 last_heard = Instant::now();
-                let text = match frame {
-                    Ok(AggregatedMessage::Text(text)) => text,
-                    Ok(AggregatedMessage::Binary(_)) => {
-                        reply(&mut session, ServerMessage::error(ErrorCode::BadMessage, "Messages are JSON text.")).await;
-                        continue;
-                    }
-                    Ok(AggregatedMessage::Ping(bytes)) => {
-                        let _ = session.pong(&bytes).await;
-                        continue;
-                    }
-                    Ok(AggregatedMessage::Pong(_)) => continue,
+                let frame = match frame {
                     Ok(AggregatedMessage::Close(_)) => break None,
+                    Ok(frame) => frame,
                     Err(e) => {
                         tracing::debug!(error = %e, "signalling connection broke");
-                        break Some(CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) });
+                        break close(CloseCode::Size, "frame too large");
                     }
                 };
-                if !bucket.take() {
+                let size = match &frame {
+                    AggregatedMessage::Text(t) => t.len(),
+                    AggregatedMessage::Binary(b) | AggregatedMessage::Ping(b) | AggregatedMessage::Pong(b) => b.len(),
+                    AggregatedMessage::Close(_) => 0,
+                };
+                // Every frame is charged before anything answers it.
+                if !(frames.take(1.0) && bytes.take(size as f64)) {
                     refused += 1;
                     if refused >= MAX_REFUSED {
-                        break Some(CloseReason { code: CloseCode::Policy, description: Some("too many messages".into()) });
+                        tracing::warn!(meeting = %entrant.meeting_id, user = %entrant.user_id, "signalling flood; closing");
+                        break close(CloseCode::Policy, "too many messages");
                     }
-                    if refused.is_power_of_two() {
-                        reply(&mut session, ServerMessage::error(ErrorCode::RateLimited, "Too many messages; some were dropped.")).await;
+                    if refused.is_power_of_two()
+                        && !writer.reply(ServerMessage::error(ErrorCode::RateLimited, "Too many messages; some were dropped.")).await
+                    {
+                        break None;
                     }
                     continue;
                 }
+                let text = match frame {
+                    AggregatedMessage::Text(text) => text,
+                    AggregatedMessage::Binary(_) => {
+                        if !writer.reply(ServerMessage::error(ErrorCode::BadMessage, "Messages are JSON text.")).await {
+                            break None;
+                        }
+                        continue;
+                    }
+                    AggregatedMessage::Ping(payload) => {
+                        if !writer.pong(&payload).await {
+                            break None;
+                        }
+                        continue;
+                    }
+                    AggregatedMessage::Pong(_) | AggregatedMessage::Close(_) => continue,
+                };
                 if text.len() > MAX_MESSAGE_BYTES {
-                    reply(&mut session, ServerMessage::error(ErrorCode::TooLarge, "That message is too large.")).await;
+                    if !writer.reply(ServerMessage::error(ErrorCode::TooLarge, "That message is too large.")).await {
+                        break None;
+                    }
                     continue;
                 }
                 let message = match serde_json::from_str::<ClientMessage>(&text) {
                     Ok(m) => m,
                     Err(e) => {
-                        reply(&mut session, ServerMessage::error(ErrorCode::BadMessage, format!("That message could not be read: {e}"))).await;
+                        if !writer.reply(ServerMessage::error(ErrorCode::BadMessage, format!("That message could not be read: {e}"))).await {
+                            break None;
+                        }
                         continue;
                     }
                 };
-                match handle(&hub, &entrant, &mut room, &mut session, &out_tx, message).await {
+                match handle(&hub, &entrant, &mut room, &mut queue, &mut writer, message).await {
                     Step::Continue => {}
                     Step::Stop => break None,
                 }
             }
-            outgoing = out_rx.recv() => match outgoing {
+            outgoing = from_room(&mut queue) => match outgoing {
                 Some(Outgoing::Text(text)) => {
-                    if session.text(text.to_string()).await.is_err() {
+                    if !writer.text(text.to_string()).await {
                         break None;
                     }
                 }
-                Some(Outgoing::Close) | None => break Some(CloseReason { code: CloseCode::Normal, description: None }),
+                Some(Outgoing::Final(text)) => {
+                    ended = true;
+                    if !writer.text(text.to_string()).await {
+                        break None;
+                    }
+                }
+                None if ended => break close(CloseCode::Normal, "ended"),
+                None => {
+                    // Dropped by the room for falling behind: the client reconnects afresh.
+                    room = None;
+                    break close(CloseCode::Again, "too slow");
+                }
             },
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > CLIENT_TIMEOUT {
                     tracing::debug!(meeting = %entrant.meeting_id, "signalling connection timed out");
-                    break Some(CloseReason { code: CloseCode::Away, description: Some("timed out".into()) });
+                    break close(CloseCode::Away, "timed out");
                 }
                 if room.is_none() && connected_at.elapsed() > JOIN_TIMEOUT {
-                    break Some(CloseReason { code: CloseCode::Policy, description: Some("no join".into()) });
+                    break close(CloseCode::Policy, "no join");
                 }
-                if session.ping(b"").await.is_err() {
+                if !writer.ping().await {
                     break None;
                 }
             }
@@ -163,28 +265,31 @@ pub async fn serve(
         room.leave().await;
     }
     // Flush what the room said last (the `ended` notice) before closing.
-    while let Ok(Outgoing::Text(text)) = out_rx.try_recv() {
-        let _ = session.text(text.to_string()).await;
+    if let Some(rx) = queue.as_mut() {
+        while let Ok(Outgoing::Text(text) | Outgoing::Final(text)) = rx.try_recv() {
+            if !writer.text(text.to_string()).await {
+                break;
+            }
+        }
     }
-    let _ = session.close(reason).await;
-}
-
-async fn reply(session: &mut Session, message: ServerMessage) {
-    let _ = session.text(message.to_text()).await;
+    writer.close(reason).await;
 }
 
 async fn handle(
     hub: &Arc<Hub>,
     entrant: &Entrant,
     room: &mut Option<RoomHandle>,
-    session: &mut Session,
-    out: &mpsc::Sender<Outgoing>,
+    queue: &mut Option<mpsc::Receiver<Outgoing>>,
+    writer: &mut Writer,
     message: ClientMessage,
 ) -> Step {
     match (&room, message) {
         (_, ClientMessage::Ping) => {
-            reply(session, ServerMessage::Pong).await;
-            Step::Continue
+            if writer.reply(ServerMessage::Pong).await {
+                Step::Continue
+            } else {
+                Step::Stop
+            }
         }
         (_, ClientMessage::Leave) => Step::Stop,
         (None, ClientMessage::Join { audio, video }) => {
@@ -199,47 +304,62 @@ async fn handle(
                 hand: false,
                 owner: entrant.owner,
             };
+            let (out, rx) = mpsc::channel::<Outgoing>(CONNECTION_QUEUE);
             match hub
-                .join(
-                    &entrant.meeting_id,
-                    info,
-                    entrant.snapshot.clone(),
-                    out.clone(),
-                )
+                .join(&entrant.meeting_id, info, entrant.snapshot.clone(), out)
                 .await
             {
                 Ok(handle) => {
                     *room = Some(handle);
+                    *queue = Some(rx);
                     Step::Continue
                 }
-                Err(JoinRefused::Full) => {
-                    let message = format!(
-                        "This meeting is full ({} people). Try again later.",
-                        hub.max_participants
-                    );
-                    reply(session, ServerMessage::error(ErrorCode::RoomFull, message)).await;
+                Err(refused) => {
+                    let (code, message) = match refused {
+                        JoinRefused::Full => (
+                            ErrorCode::RoomFull,
+                            format!(
+                                "This meeting is full ({} people). Try again later.",
+                                hub.max_participants
+                            ),
+                        ),
+                        JoinRefused::TooManyConnections => (
+                            ErrorCode::TooManyConnections,
+                            format!(
+                                "You are already in this meeting in {MAX_CONNECTIONS_PER_ACCOUNT} \
+                                 windows. Leave one of them to join here."
+                            ),
+                        ),
+                    };
+                    writer.reply(ServerMessage::error(code, message)).await;
                     Step::Stop
                 }
             }
         }
         (None, _) => {
-            reply(
-                session,
-                ServerMessage::error(ErrorCode::NotJoined, "Send join first."),
-            )
-            .await;
-            Step::Continue
+            if writer
+                .reply(ServerMessage::error(
+                    ErrorCode::NotJoined,
+                    "Send join first.",
+                ))
+                .await
+            {
+                Step::Continue
+            } else {
+                Step::Stop
+            }
         }
         (Some(handle), message) => {
             if handle.send(message).await {
                 Step::Continue
             } else {
                 // The room is gone: the meeting ended.
-                reply(
-                    session,
-                    ServerMessage::error(ErrorCode::Ended, "This meeting has ended."),
-                )
-                .await;
+                writer
+                    .reply(ServerMessage::error(
+                        ErrorCode::Ended,
+                        "This meeting has ended.",
+                    ))
+                    .await;
                 Step::Stop
             }
         }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use room::{JoinRefused, RoomSnapshot};
+pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, RoomSnapshot};
 use room::{Participant, RoomCommand};
 
 use crate::db::Pool;
@@ -22,11 +22,12 @@ const ROOM_QUEUE: usize = 1024;
 /// Messages waiting for one connection's socket; a connection this far behind is dropped.
 pub const CONNECTION_QUEUE: usize = 256;
 
-/// What a room sends a connection.
+/// What a room sends a connection. (The room closes a connection by dropping its sender.)
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     Text(Arc<str>),
-    Close,
+    /// The last message (the meeting ended): the connection closes normally after it.
+    Final(Arc<str>),
 }
 
 /// The registry of live rooms. Cheap to clone through `Arc`.
@@ -129,6 +130,7 @@ impl Hub {
                 info: info.clone(),
                 out: out.clone(),
             };
+            // The room must hold the connection's only sender (see `connection::serve`).
             if commands
                 .send(RoomCommand::Join {
                     participant,

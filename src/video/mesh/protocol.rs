@@ -138,6 +138,7 @@ pub enum ErrorCode {
     AlreadyJoined,
     UnknownPeer,
     RoomFull,
+    TooManyConnections,
     Forbidden,
     TooLarge,
     RateLimited,

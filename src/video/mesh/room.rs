@@ -15,6 +15,9 @@ use crate::meetings::store;
 /// How often the room refreshes the attendance of the people in it, well within
 /// `meetings::PRESENCE_WINDOW_SECS`.
 const PRESENCE_REFRESH: Duration = Duration::from_secs(20);
+/// Connections one account may have in one room (a second tab, a phone beside the laptop):
+/// more would let one person, or one script, fill the room.
+pub const MAX_CONNECTIONS_PER_ACCOUNT: usize = 2;
 
 /// What a connection asks of its room.
 pub enum RoomCommand {
@@ -48,10 +51,14 @@ pub struct RoomSnapshot {
 /// Why a join was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinRefused {
+    /// No place left (the last one is kept for the host while they are not in).
     Full,
+    /// This account is already in the room [`MAX_CONNECTIONS_PER_ACCOUNT`] times.
+    TooManyConnections,
 }
 
-/// A connected participant, as the room sees them.
+/// A connected participant, as the room sees them. `out` is the only sender of the
+/// connection's queue: dropping the participant closes the connection.
 pub struct Participant {
     pub info: PeerInfo,
     pub out: mpsc::Sender<Outgoing>,
@@ -68,6 +75,16 @@ enum Attendance {
     },
 }
 
+/// The room's state, owned by its task.
+struct Room {
+    hub: Arc<Hub>,
+    peers: HashMap<String, Participant>,
+    attendance: mpsc::UnboundedSender<Attendance>,
+    state: Option<RoomSnapshot>,
+    /// Peers whose queue was full: dropped once the current command is handled.
+    lagging: Vec<String>,
+}
+
 /// Runs a room until it is empty or ended.
 pub async fn run(
     hub: Arc<Hub>,
@@ -75,271 +92,306 @@ pub async fn run(
     generation: u64,
     mut commands: mpsc::Receiver<RoomCommand>,
 ) {
-    let attendance = spawn_attendance_writer(hub.pool.clone(), meeting_id.clone());
-    let mut peers: HashMap<String, Participant> = HashMap::new();
+    let mut room = Room {
+        attendance: spawn_attendance_writer(hub.pool.clone(), meeting_id.clone()),
+        hub: hub.clone(),
+        peers: HashMap::new(),
+        state: None,
+        lagging: Vec::new(),
+    };
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
     let mut ever_joined = false;
-    let mut state: Option<RoomSnapshot> = None;
 
     loop {
         let command = tokio::select! {
             command = commands.recv() => command,
             _ = refresh.tick() => {
-                let present = peers.values().map(|p| p.info.user_id.clone()).collect();
-                let _ = attendance.send(Attendance::Seen(present));
+                let present = room.peers.values().map(|p| p.info.user_id.clone()).collect();
+                let _ = room.attendance.send(Attendance::Seen(present));
                 continue;
             }
         };
         let Some(command) = command else { break };
+        let mut ended = false;
         match command {
             RoomCommand::Join {
                 participant,
                 snapshot,
                 reply,
             } => {
-                if peers.len() >= hub.max_participants {
-                    let _ = reply.send(Err(JoinRefused::Full));
-                } else {
-                    let state = state.get_or_insert(snapshot);
-                    join(&hub, &mut peers, participant, state, &attendance);
-                    ever_joined = true;
-                    let _ = reply.send(Ok(()));
-                }
+                let result = room.join(participant, snapshot);
+                ever_joined |= result.is_ok();
+                let _ = reply.send(result);
             }
             RoomCommand::Message { from, message } => {
-                if let Some(ended) = handle(&mut peers, &from, message, &attendance).await
-                    && ended
-                {
-                    end(&mut peers);
-                    break;
-                }
+                ended = room.handle(&from, message).await;
             }
-            RoomCommand::Leave { peer } => leave(&mut peers, &peer, &attendance),
-            RoomCommand::Broadcast(message) => {
-                let state = state.get_or_insert_with(RoomSnapshot::default);
-                match &message {
-                    ServerMessage::Recording { active, name } => {
-                        state.recording = active.then(|| name.clone());
-                    }
-                    ServerMessage::RecordingPermission { allowed } => {
-                        state.recording_allowed = *allowed
-                    }
-                    _ => {}
-                }
-                broadcast(&peers, None, &message);
-            }
-            RoomCommand::End => {
-                end(&mut peers);
-                break;
-            }
+            RoomCommand::Leave { peer } => room.leave(&peer),
+            RoomCommand::Broadcast(message) => room.remember_and_broadcast(message),
+            RoomCommand::End => ended = true,
         }
-        if peers.is_empty() && ever_joined && hub.remove_if_idle(&meeting_id, generation, &commands)
+        if ended {
+            room.end();
+            break;
+        }
+        room.drop_lagging();
+        if room.peers.is_empty()
+            && ever_joined
+            && hub.remove_if_idle(&meeting_id, generation, &commands)
         {
             break;
         }
     }
-    // Anyone still connected (the room ended) is told by `end`; drop their senders.
-    peers.clear();
+    // Anyone still connected (the room ended) was told by `end`; dropping their senders
+    // closes their connections.
+    room.peers.clear();
     hub.forget(&meeting_id, generation);
 }
 
-fn send(peer: &Participant, message: &ServerMessage) {
-    send_text(peer, Arc::from(message.to_text()));
-}
-
-fn send_text(peer: &Participant, text: Arc<str>) {
-    // A connection that cannot keep up is dropped rather than slowing the room down.
-    if peer.out.try_send(Outgoing::Text(text)).is_err() {
-        let _ = peer.out.try_send(Outgoing::Close);
-    }
-}
-
-fn broadcast(peers: &HashMap<String, Participant>, except: Option<&str>, message: &ServerMessage) {
-    let text: Arc<str> = Arc::from(message.to_text());
-    for (id, peer) in peers {
-        if Some(id.as_str()) != except {
-            send_text(peer, text.clone());
+impl Room {
+    /// Queues a message for one peer. A connection that cannot keep up is dropped rather than
+    /// slowing the room down; it is not sent a close through its full queue (that would be
+    /// lost too), its sender is dropped instead (see [`Room::drop_lagging`]).
+    fn send_text(lagging: &mut Vec<String>, id: &str, peer: &Participant, text: Arc<str>) {
+        if peer.out.try_send(Outgoing::Text(text)).is_err() && !lagging.iter().any(|l| l == id) {
+            lagging.push(id.to_owned());
         }
     }
-}
 
-fn join(
-    hub: &Hub,
-    peers: &mut HashMap<String, Participant>,
-    participant: Participant,
-    state: &RoomSnapshot,
-    attendance: &mpsc::UnboundedSender<Attendance>,
-) {
-    let welcome = ServerMessage::Welcome {
-        you: participant.info.id.clone(),
-        peers: peers.values().map(|p| p.info.clone()).collect(),
-        ice_servers: hub.ice_servers.clone(),
-        owner: participant.info.owner,
-        max_participants: hub.max_participants,
-        recording: state.recording.is_some(),
-        recording_by: state.recording.clone().filter(|name| !name.is_empty()),
-        recording_allowed: state.recording_allowed,
-    };
-    send(&participant, &welcome);
-    broadcast(
-        peers,
-        None,
-        &ServerMessage::PeerJoined {
-            peer: participant.info.clone(),
-        },
-    );
-    let _ = attendance.send(Attendance::Join(participant.info.user_id.clone()));
-    tracing::debug!(peer = %participant.info.id, "peer joined");
-    peers.insert(participant.info.id.clone(), participant);
-}
-
-fn leave(
-    peers: &mut HashMap<String, Participant>,
-    peer: &str,
-    attendance: &mpsc::UnboundedSender<Attendance>,
-) {
-    let Some(gone) = peers.remove(peer) else {
-        return;
-    };
-    broadcast(
-        peers,
-        None,
-        &ServerMessage::PeerLeft {
-            id: peer.to_owned(),
-        },
-    );
-    // The same person may still be here from another tab.
-    if !peers.values().any(|p| p.info.user_id == gone.info.user_id) {
-        let _ = attendance.send(Attendance::Leave(gone.info.user_id));
+    fn send(&mut self, to: &str, message: &ServerMessage) {
+        if let Some(peer) = self.peers.get(to) {
+            Self::send_text(&mut self.lagging, to, peer, Arc::from(message.to_text()));
+        }
     }
-}
 
-fn end(peers: &mut HashMap<String, Participant>) {
-    broadcast(peers, None, &ServerMessage::Ended);
-    for peer in peers.values() {
-        let _ = peer.out.try_send(Outgoing::Close);
+    fn broadcast(&mut self, except: Option<&str>, message: &ServerMessage) {
+        let text: Arc<str> = Arc::from(message.to_text());
+        for (id, peer) in &self.peers {
+            if Some(id.as_str()) != except {
+                Self::send_text(&mut self.lagging, id, peer, text.clone());
+            }
+        }
     }
-}
 
-/// Handles one message; `Some(true)` when it ended the meeting.
-async fn handle(
-    peers: &mut HashMap<String, Participant>,
-    from: &str,
-    message: ClientMessage,
-    attendance: &mpsc::UnboundedSender<Attendance>,
-) -> Option<bool> {
-    let sender = peers.get(from)?;
-    let relay = |to: &str, message: ServerMessage| match peers.get(to) {
-        Some(target) if to != from => send(target, &message),
-        _ => send(
-            sender,
-            &ServerMessage::error(
+    /// Removes the peers that fell behind, telling the others (which may leave more behind).
+    fn drop_lagging(&mut self) {
+        while let Some(id) = self.lagging.pop() {
+            tracing::warn!(peer = %id, "signalling connection fell behind; dropping it");
+            self.leave(&id);
+        }
+    }
+
+    fn join(
+        &mut self,
+        participant: Participant,
+        snapshot: RoomSnapshot,
+    ) -> Result<(), JoinRefused> {
+        let info = &participant.info;
+        let same_account = self
+            .peers
+            .values()
+            .filter(|p| p.info.user_id == info.user_id)
+            .count();
+        if same_account >= MAX_CONNECTIONS_PER_ACCOUNT {
+            return Err(JoinRefused::TooManyConnections);
+        }
+        // The last place is the host's until they are in.
+        let host_in = self.peers.values().any(|p| p.info.owner);
+        let places = if info.owner || host_in {
+            self.hub.max_participants
+        } else {
+            self.hub.max_participants - 1
+        };
+        if self.peers.len() >= places {
+            return Err(JoinRefused::Full);
+        }
+        let state = self.state.get_or_insert(snapshot);
+        let welcome = ServerMessage::Welcome {
+            you: info.id.clone(),
+            peers: self.peers.values().map(|p| p.info.clone()).collect(),
+            ice_servers: self.hub.ice_servers.clone(),
+            owner: info.owner,
+            max_participants: self.hub.max_participants,
+            recording: state.recording.is_some(),
+            recording_by: state.recording.clone().filter(|name| !name.is_empty()),
+            recording_allowed: state.recording_allowed,
+        };
+        let id = info.id.clone();
+        let joined = ServerMessage::PeerJoined { peer: info.clone() };
+        let _ = self.attendance.send(Attendance::Join(info.user_id.clone()));
+        self.broadcast(None, &joined);
+        self.peers.insert(id.clone(), participant);
+        self.send(&id, &welcome);
+        tracing::debug!(peer = %id, "peer joined");
+        Ok(())
+    }
+
+    fn leave(&mut self, peer: &str) {
+        let Some(gone) = self.peers.remove(peer) else {
+            return;
+        };
+        self.lagging.retain(|l| l != peer);
+        self.broadcast(
+            None,
+            &ServerMessage::PeerLeft {
+                id: peer.to_owned(),
+            },
+        );
+        // The same person may still be here from another tab.
+        if !self
+            .peers
+            .values()
+            .any(|p| p.info.user_id == gone.info.user_id)
+        {
+            let _ = self.attendance.send(Attendance::Leave(gone.info.user_id));
+        }
+    }
+
+    fn remember_and_broadcast(&mut self, message: ServerMessage) {
+        let state = self.state.get_or_insert_with(RoomSnapshot::default);
+        match &message {
+            ServerMessage::Recording { active, name } => {
+                state.recording = active.then(|| name.clone());
+            }
+            ServerMessage::RecordingPermission { allowed } => state.recording_allowed = *allowed,
+            _ => {}
+        }
+        self.broadcast(None, &message);
+    }
+
+    fn end(&mut self) {
+        // Those who cannot take the notice are closed all the same when the room drops them.
+        let text: Arc<str> = Arc::from(ServerMessage::Ended.to_text());
+        for peer in self.peers.values() {
+            let _ = peer.out.try_send(Outgoing::Final(text.clone()));
+        }
+    }
+
+    fn error(&mut self, to: &str, code: ErrorCode, message: &str) {
+        self.send(to, &ServerMessage::error(code, message));
+    }
+
+    /// Sends a message from one peer to another, never to itself or outside the room.
+    fn relay(&mut self, from: &str, to: &str, message: ServerMessage) {
+        if to != from && self.peers.contains_key(to) {
+            self.send(to, &message);
+        } else {
+            self.error(
+                from,
                 ErrorCode::UnknownPeer,
                 "That participant is not in this meeting.",
-            ),
-        ),
-    };
-    match message {
-        ClientMessage::Offer { to, sdp } => relay(
-            &to,
-            ServerMessage::Offer {
-                from: from.into(),
-                sdp,
-            },
-        ),
-        ClientMessage::Answer { to, sdp } => relay(
-            &to,
-            ServerMessage::Answer {
-                from: from.into(),
-                sdp,
-            },
-        ),
-        ClientMessage::Candidate { to, candidate } => relay(
-            &to,
-            ServerMessage::Candidate {
-                from: from.into(),
-                candidate,
-            },
-        ),
-        ClientMessage::Media {
-            audio,
-            video,
-            screen,
-        } => {
-            if let Some(p) = peers.get_mut(from) {
-                (p.info.audio, p.info.video, p.info.screen) = (audio, video, screen);
-            }
-            broadcast(
-                peers,
-                Some(from),
-                &ServerMessage::Media {
-                    id: from.into(),
-                    audio,
-                    video,
-                    screen,
-                },
             );
         }
-        ClientMessage::Reaction { emoji } => {
-            if REACTIONS.contains(&emoji.as_str()) {
-                broadcast(
-                    peers,
-                    None,
-                    &ServerMessage::Reaction {
+    }
+
+    /// Handles one message; true when it ended the meeting.
+    async fn handle(&mut self, from: &str, message: ClientMessage) -> bool {
+        let Some(sender) = self.peers.get(from) else {
+            return false;
+        };
+        let (owner, user_id) = (sender.info.owner, sender.info.user_id.clone());
+        match message {
+            ClientMessage::Offer { to, sdp } => self.relay(
+                from,
+                &to,
+                ServerMessage::Offer {
+                    from: from.into(),
+                    sdp,
+                },
+            ),
+            ClientMessage::Answer { to, sdp } => self.relay(
+                from,
+                &to,
+                ServerMessage::Answer {
+                    from: from.into(),
+                    sdp,
+                },
+            ),
+            ClientMessage::Candidate { to, candidate } => self.relay(
+                from,
+                &to,
+                ServerMessage::Candidate {
+                    from: from.into(),
+                    candidate,
+                },
+            ),
+            ClientMessage::Media {
+                audio,
+                video,
+                screen,
+            } => {
+                if let Some(p) = self.peers.get_mut(from) {
+                    (p.info.audio, p.info.video, p.info.screen) = (audio, video, screen);
+                }
+                self.broadcast(
+                    Some(from),
+                    &ServerMessage::Media {
                         id: from.into(),
-                        emoji,
+                        audio,
+                        video,
+                        screen,
                     },
                 );
-            } else {
-                send(
-                    sender,
-                    &ServerMessage::error(ErrorCode::BadMessage, "That reaction is not available."),
+            }
+            ClientMessage::Reaction { emoji } => {
+                if REACTIONS.contains(&emoji.as_str()) {
+                    self.broadcast(
+                        None,
+                        &ServerMessage::Reaction {
+                            id: from.into(),
+                            emoji,
+                        },
+                    );
+                } else {
+                    self.error(
+                        from,
+                        ErrorCode::BadMessage,
+                        "That reaction is not available.",
+                    );
+                }
+            }
+            ClientMessage::Hand { raised } => {
+                if let Some(p) = self.peers.get_mut(from) {
+                    p.info.hand = raised;
+                }
+                self.broadcast(
+                    None,
+                    &ServerMessage::Hand {
+                        id: from.into(),
+                        raised,
+                    },
                 );
             }
-        }
-        ClientMessage::Hand { raised } => {
-            if let Some(p) = peers.get_mut(from) {
-                p.info.hand = raised;
-            }
-            broadcast(
-                peers,
-                None,
-                &ServerMessage::Hand {
-                    id: from.into(),
-                    raised,
-                },
-            );
-        }
-        ClientMessage::End => {
-            if !sender.info.owner {
-                send(
-                    sender,
-                    &ServerMessage::error(
+            ClientMessage::End => {
+                if !owner {
+                    self.error(
+                        from,
                         ErrorCode::Forbidden,
                         "Only the host can end the meeting for everyone.",
-                    ),
-                );
-                return Some(false);
+                    );
+                    return false;
+                }
+                let (done, written) = oneshot::channel();
+                let _ = self.attendance.send(Attendance::End {
+                    owner: user_id,
+                    done,
+                });
+                // Everyone is told only once the meeting is ended in the database, so a page
+                // reload after the notice shows the same thing.
+                let _ = written.await;
+                return true;
             }
-            let (done, written) = oneshot::channel();
-            let _ = attendance.send(Attendance::End {
-                owner: sender.info.user_id.clone(),
-                done,
-            });
-            // Everyone is told only once the meeting is ended in the database, so a page
-            // reload after the notice shows the same thing.
-            let _ = written.await;
-            return Some(true);
+            // Handled by the connection itself, or only valid once.
+            ClientMessage::Join { .. } => self.error(
+                from,
+                ErrorCode::AlreadyJoined,
+                "You are already in this meeting.",
+            ),
+            ClientMessage::Ping | ClientMessage::Leave => {}
         }
-        // Handled by the connection itself, or only valid once.
-        ClientMessage::Join { .. } => send(
-            sender,
-            &ServerMessage::error(ErrorCode::AlreadyJoined, "You are already in this meeting."),
-        ),
-        ClientMessage::Ping | ClientMessage::Leave => {}
+        false
     }
-    Some(false)
 }
 
 /// Writes attendance in order, off the room's loop, so a slow disk never delays relaying.
@@ -379,4 +431,76 @@ fn spawn_attendance_writer(pool: Pool, meeting_id: String) -> mpsc::UnboundedSen
         }
     });
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn room() -> (Room, mpsc::UnboundedReceiver<Attendance>) {
+        let pool = crate::db::connect("sqlite::memory:").await.unwrap();
+        let (attendance, written) = mpsc::unbounded_channel();
+        let room = Room {
+            hub: Hub::new(pool, serde_json::json!([]), 8),
+            peers: HashMap::new(),
+            attendance,
+            state: None,
+            lagging: Vec::new(),
+        };
+        (room, written)
+    }
+
+    fn person(id: &str, capacity: usize) -> (Participant, mpsc::Receiver<Outgoing>) {
+        let (out, rx) = mpsc::channel(capacity);
+        let info = PeerInfo {
+            id: id.into(),
+            user_id: format!("user-{id}"),
+            name: id.into(),
+            image: None,
+            audio: true,
+            video: true,
+            screen: false,
+            hand: false,
+            owner: false,
+        };
+        (Participant { info, out }, rx)
+    }
+
+    fn texts(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(Outgoing::Text(t) | Outgoing::Final(t)) = rx.try_recv() {
+            out.push(t.to_string());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_peer_whose_queue_is_full_is_dropped_and_the_others_hear_it_left() {
+        let (mut room, _written) = room().await;
+        let (alice, mut alice_rx) = person("alice", 64);
+        let (slow, mut slow_rx) = person("slow", 2);
+        room.join(alice, RoomSnapshot::default()).unwrap();
+        room.join(slow, RoomSnapshot::default()).unwrap();
+        room.drop_lagging();
+        texts(&mut alice_rx);
+        // The slow peer's queue holds its welcome and one more; the third message overflows.
+        for _ in 0..3 {
+            room.broadcast(Some("alice"), &ServerMessage::Pong);
+        }
+        assert_eq!(room.lagging, vec!["slow".to_string()]);
+        room.drop_lagging();
+        assert!(
+            !room.peers.contains_key("slow"),
+            "dropped, not kept half-informed"
+        );
+        let told = texts(&mut alice_rx);
+        assert!(
+            told.iter()
+                .any(|t| t.contains("peer-left") && t.contains("slow")),
+            "{told:?}"
+        );
+        // Its queue's only sender went with it: the connection sees the end of the queue.
+        texts(&mut slow_rx);
+        assert!(slow_rx.recv().await.is_none());
+    }
 }

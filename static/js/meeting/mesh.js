@@ -21,7 +21,7 @@ const WELCOME_TIMEOUT_MS = 15000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 8000;
 const GIVE_UP_MS = 120000;
-const FATAL = new Set(["room_full", "ended", "forbidden"]);
+const FATAL = new Set(["room_full", "too_many_connections", "ended", "forbidden"]);
 
 function joinError(code, message) {
   return Object.assign(new Error(message), { code });
