@@ -31,6 +31,7 @@ mesh media, data in ./data.
                            [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
   MESH_MAX_PARTICIPANTS    participants per mesh room (default 8)
   RECORDING_MAX_BYTES      largest recording kept, in bytes (default 2000000000)
+  RECORDING_QUOTA_BYTES    all of one account's recordings together (default 10000000000)
   RECORDING_LINK_DAYS      how long a recording's share link plays (default 7)
   STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
@@ -74,6 +75,7 @@ pub struct Settings {
     pub ice_servers: serde_json::Value,
     pub mesh_max_participants: usize,
     pub recording_max_bytes: i64,
+    pub recording_quota_bytes: i64,
     pub recording_link_days: i64,
     pub stream: Option<StreamSettings>,
     pub clerk: Option<ClerkSettings>,
@@ -174,6 +176,17 @@ impl Settings {
             return Err(ConfigError::new(
                 "RECORDING_MAX_BYTES",
                 "must be at least 1000000",
+            ));
+        }
+        let recording_quota_bytes = parse_number(
+            "RECORDING_QUOTA_BYTES",
+            get("RECORDING_QUOTA_BYTES"),
+            10_000_000_000i64,
+        )?;
+        if recording_quota_bytes < recording_max_bytes.min(1_000_000_000) {
+            return Err(ConfigError::new(
+                "RECORDING_QUOTA_BYTES",
+                "must be at least RECORDING_MAX_BYTES (or 1000000000)",
             ));
         }
         let recording_link_days =
@@ -279,6 +292,7 @@ impl Settings {
             ice_servers,
             mesh_max_participants,
             recording_max_bytes,
+            recording_quota_bytes,
             recording_link_days,
             stream,
             clerk,
@@ -499,6 +513,7 @@ mod tests {
             ("MESH_MAX_PARTICIPANTS", "1"),
             ("DATABASE_URL", "postgres://localhost/yoom"),
             ("RECORDING_MAX_BYTES", "10"),
+            ("RECORDING_QUOTA_BYTES", "100"),
             ("RECORDING_LINK_DAYS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();

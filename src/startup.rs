@@ -126,7 +126,11 @@ fn run(
     let uploads = web::Data::new(crate::recordings::upload::Uploads::new(
         pool.get_ref().clone(),
         crate::recordings::files::RecordingFiles::new(&settings.data_dir)?,
-        settings.recording_max_bytes,
+        crate::recordings::upload::Quota {
+            max_bytes: settings.recording_max_bytes,
+            account_bytes: settings.recording_quota_bytes,
+            open_per_account: crate::recordings::MAX_OPEN_PER_ACCOUNT,
+        },
     ));
     let signer = web::Data::new(crate::recordings::share::ShareSigner::new(
         key.master(),

@@ -7,11 +7,15 @@ pub mod hosted;
 pub mod share;
 pub mod store;
 pub mod upload;
+pub mod webm;
 
 use serde::Serialize;
 
 /// Largest slice accepted in one request (MediaRecorder with a 1 s timeslice makes ~100 KB).
+/// Bodies are written to disk as they arrive, never held in memory whole.
 pub const MAX_SLICE_BYTES: usize = 8 * 1024 * 1024;
+/// Built-in recordings one account may have running at once.
+pub const MAX_OPEN_PER_ACCOUNT: i64 = 2;
 /// A recording not added to for this long is finalised: its uploader's tab died.
 pub const IDLE_TIMEOUT_SECS: i64 = 60;
 /// How often open recordings are checked for that.

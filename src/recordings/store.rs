@@ -93,6 +93,28 @@ pub async fn active_in(pool: &Pool, meeting_id: &str) -> Result<Option<Recording
     .transpose()
 }
 
+/// Built-in recordings this account has running now.
+pub async fn open_count_by(pool: &Pool, account: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from recording where created_by = ?1 and status = 'recording' \
+         and provider = 'mesh'",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await
+}
+
+/// Bytes of built-in recordings this account made, kept or still being made.
+pub async fn bytes_used_by(pool: &Pool, account: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select coalesce(sum(byte_size), 0) from recording where created_by = ?1 \
+         and provider = 'mesh'",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await
+}
+
 /// Records that slices up to `next_seq` (exclusive) are in the file, `byte_size` long.
 pub async fn advance(
     pool: &Pool,

@@ -5,12 +5,26 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::files::RecordingFiles;
-use super::{MAX_SLICE_BYTES, MIN_FREE_DISK_BYTES, Recording, Status, store};
+use super::files::{Incoming, RecordingFiles};
+use super::{MIN_FREE_DISK_BYTES, Recording, Status, store};
 use crate::db::Pool;
 
 /// Slices may run this far ahead of the next expected one; further is a broken uploader.
-const MAX_AHEAD: i64 = 64;
+/// (The recorder sends one slice at a time; early ones only come from retries.)
+pub const MAX_AHEAD: i64 = 4;
+/// Slice bodies one recording may have arriving at once; more are asked to wait (429).
+pub const MAX_INFLIGHT_PER_RECORDING: usize = 2;
+
+/// What one account may keep, and have open, of built-in recordings.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// Largest single recording (`RECORDING_MAX_BYTES`).
+    pub max_bytes: i64,
+    /// All of one account's recordings together (`RECORDING_QUOTA_BYTES`).
+    pub account_bytes: i64,
+    /// Recordings one account may have running at once.
+    pub open_per_account: i64,
+}
 
 /// What happened to a slice.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +37,8 @@ pub enum SliceOutcome {
     Pending { seq: i64 },
     /// Over the per-slice limit.
     TooLarge,
+    /// Too many of this recording's slices arriving at once.
+    Busy,
     /// A limit was hit: the recording was finished with what it had.
     LimitReached(String),
     /// The recording is no longer taking slices.
@@ -36,18 +52,79 @@ pub enum SliceOutcome {
 pub struct Uploads {
     pub pool: Pool,
     pub files: RecordingFiles,
-    pub max_bytes: i64,
+    pub quota: Quota,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One slice body arriving for a recording; its place is given back when dropped.
+pub struct Arriving {
+    inflight: Arc<Mutex<HashMap<String, usize>>>,
+    recording: String,
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = inflight.get_mut(&self.recording) {
+            *n -= 1;
+            if *n == 0 {
+                inflight.remove(&self.recording);
+            }
+        }
+    }
 }
 
 impl Uploads {
-    pub fn new(pool: Pool, files: RecordingFiles, max_bytes: i64) -> Self {
+    pub fn new(pool: Pool, files: RecordingFiles, quota: Quota) -> Self {
         Self {
             pool,
             files,
-            max_bytes,
+            quota,
             locks: Mutex::new(HashMap::new()),
+            inflight: Arc::default(),
         }
+    }
+
+    /// A place for one more slice body of this recording, or `None` when it already has
+    /// [`MAX_INFLIGHT_PER_RECORDING`] arriving (bodies go to disk before the recording's lock
+    /// is taken, so this bounds what one uploader can have on disk at once).
+    pub fn arriving(&self, recording: &str) -> Option<Arriving> {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = inflight.entry(recording.to_owned()).or_insert(0);
+        if *n >= MAX_INFLIGHT_PER_RECORDING {
+            return None;
+        }
+        *n += 1;
+        Some(Arriving {
+            inflight: self.inflight.clone(),
+            recording: recording.to_owned(),
+        })
+    }
+
+    /// Why this account may not start another recording now, if it may not.
+    pub async fn may_start(&self, account: &str) -> anyhow::Result<Option<String>> {
+        if store::open_count_by(&self.pool, account).await? >= self.quota.open_per_account {
+            return Ok(Some(format!(
+                "You are already recording {} meetings. Stop one of them first.",
+                self.quota.open_per_account
+            )));
+        }
+        if store::bytes_used_by(&self.pool, account).await? >= self.quota.account_bytes {
+            return Ok(Some(format!(
+                "Your recordings use all the space you have here ({}). Delete some to record \
+                 again.",
+                gigabytes(self.quota.account_bytes)
+            )));
+        }
+        if self
+            .files
+            .free_bytes()
+            .is_some_and(|free| free < MIN_FREE_DISK_BYTES)
+        {
+            return Ok(Some("The server is running out of disk space.".into()));
+        }
+        Ok(None)
     }
 
     fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -59,16 +136,16 @@ impl Uploads {
     }
 
     /// Takes slice `seq` of a recording that is known to exist and belong to the caller.
+    /// Every byte it would keep counts against the limits before anything is kept: what the
+    /// file holds, slices waiting for their turn, this one, the account's other recordings,
+    /// and the free-disk floor.
     pub async fn put_slice(
         &self,
         recording: &str,
         seq: i64,
-        bytes: Vec<u8>,
+        slice: Incoming,
         now: i64,
     ) -> anyhow::Result<SliceOutcome> {
-        if bytes.len() > MAX_SLICE_BYTES {
-            return Ok(SliceOutcome::TooLarge);
-        }
         let lock = self.lock_for(recording);
         let _held = lock.lock().await;
         let Some(rec) = store::find(&self.pool, recording).await? else {
@@ -83,24 +160,29 @@ impl Uploads {
                 bytes: rec.byte_size,
             });
         }
+        if seq - rec.next_seq > MAX_AHEAD {
+            return Ok(SliceOutcome::TooFarAhead);
+        }
+        let pending = self.files.pending_bytes(recording).await as i64;
+        if let Some(problem) = self
+            .limit_problem(&rec, rec.byte_size + pending, slice.len)
+            .await?
+        {
+            store::touch(&self.pool, recording, now).await?;
+            self.close(&rec, None, now).await?;
+            return Ok(SliceOutcome::LimitReached(problem));
+        }
         if seq > rec.next_seq {
-            if seq - rec.next_seq > MAX_AHEAD {
-                return Ok(SliceOutcome::TooFarAhead);
-            }
-            self.files.store_pending(recording, seq, bytes).await?;
+            self.files.store_pending(recording, seq, slice).await?;
             store::touch(&self.pool, recording, now).await?;
             return Ok(SliceOutcome::Pending { seq });
         }
+        // Slices that waited for this one were counted when they came.
         let mut next = rec.next_seq;
         let mut size = rec.byte_size;
-        let mut slice = Some(bytes);
-        while let Some(bytes) = slice.take() {
-            if let Some(problem) = self.limit_problem(size, bytes.len()) {
-                store::advance(&self.pool, recording, next, size, now).await?;
-                self.close(&rec, None, now).await?;
-                return Ok(SliceOutcome::LimitReached(problem));
-            }
-            size = self.files.append(recording, size as u64, bytes).await? as i64;
+        let mut slice = Some(slice);
+        while let Some(part) = slice.take() {
+            size = self.files.append(recording, size as u64, part).await? as i64;
             next += 1;
             slice = self.files.take_pending(recording, next).await?;
         }
@@ -108,19 +190,46 @@ impl Uploads {
         Ok(SliceOutcome::Acked { seq, bytes: size })
     }
 
-    fn limit_problem(&self, size: i64, adding: usize) -> Option<String> {
-        if size + adding as i64 > self.max_bytes {
-            return Some(format!(
-                "the recording reached its size limit ({} MB)",
-                self.max_bytes / 1_000_000
-            ));
+    /// Which limit keeping `adding` more bytes would break, if any. `held` is what this
+    /// recording holds already (file and waiting slices).
+    async fn limit_problem(
+        &self,
+        rec: &Recording,
+        held: i64,
+        adding: u64,
+    ) -> anyhow::Result<Option<String>> {
+        let adding = adding as i64;
+        if held + adding > self.quota.max_bytes {
+            return Ok(Some(format!(
+                "the recording reached its size limit ({})",
+                gigabytes(self.quota.max_bytes)
+            )));
         }
-        match self.files.free_bytes() {
+        if let Some(account) = rec.created_by.as_deref() {
+            // This recording's file is in the account's total already; its waiting slices not.
+            let used = store::bytes_used_by(&self.pool, account).await? + (held - rec.byte_size);
+            if used + adding > self.quota.account_bytes {
+                return Ok(Some(format!(
+                    "your recordings reached the space you have here ({})",
+                    gigabytes(self.quota.account_bytes)
+                )));
+            }
+        }
+        Ok(match self.files.free_bytes() {
             Some(free) if free < MIN_FREE_DISK_BYTES + adding as u64 => {
                 Some("the server is running out of disk space".into())
             }
             _ => None,
-        }
+        })
+    }
+
+    /// Deletes a built-in recording and its file, under its lock, so a slice arriving at the
+    /// same moment cannot create the file again.
+    pub async fn delete(&self, recording: &str) -> anyhow::Result<()> {
+        let lock = self.lock_for(recording);
+        let _held = lock.lock().await;
+        store::delete(&self.pool, recording).await?;
+        self.files.remove(recording).await
     }
 
     /// Finishes a recording (idempotent). `duration_ms` from the recorder; otherwise the span
@@ -176,5 +285,25 @@ impl Uploads {
             }
         }
         Ok(done)
+    }
+}
+
+/// "2 GB", "500 MB": a limit as people read it.
+fn gigabytes(bytes: i64) -> String {
+    if bytes >= 1_000_000_000 && bytes % 100_000_000 == 0 {
+        let gb = bytes as f64 / 1e9;
+        format!("{gb} GB")
+    } else {
+        format!("{} MB", bytes / 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_read_like_people_write_them() {
+        assert_eq!(super::gigabytes(2_000_000_000), "2 GB");
+        assert_eq!(super::gigabytes(2_500_000_000), "2.5 GB");
+        assert_eq!(super::gigabytes(1_000_000), "1 MB");
     }
 }

@@ -157,13 +157,10 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
             "/meeting/{id}/recording-permission",
             web::post().to(recordings::permission),
         )
-        .service(
-            web::resource("/recordings/{id}/slices/{seq}")
-                // A slice, plus room for the error to be "too large" rather than unreadable.
-                .app_data(web::PayloadConfig::new(
-                    crate::recordings::MAX_SLICE_BYTES + 1,
-                ))
-                .route(web::put().to(recordings::put_slice)),
+        // The body streams to disk; its size is checked as it arrives.
+        .route(
+            "/recordings/{id}/slices/{seq}",
+            web::put().to(recordings::put_slice),
         )
         .route(
             "/recordings/{id}/finish",

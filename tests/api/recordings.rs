@@ -6,7 +6,7 @@ use yoom::meetings::store as meetings;
 
 use crate::helpers::{TestApp, TestApp2, header, spawn_app_with};
 
-async fn start(app: &TestApp, meeting: &str) -> reqwest::Response {
+pub async fn start(app: &TestApp, meeting: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/meeting/{meeting}/recordings")))
         .header("Origin", &app.address)
@@ -16,14 +16,14 @@ async fn start(app: &TestApp, meeting: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn start_ok(app: &TestApp, meeting: &str) -> String {
+pub async fn start_ok(app: &TestApp, meeting: &str) -> String {
     let res = start(app, meeting).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn slice(
+pub async fn slice(
     client: &reqwest::Client,
     address: &str,
     rec: &str,
@@ -43,7 +43,7 @@ async fn slice(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn finish(client: &reqwest::Client, address: &str, rec: &str) -> (StatusCode, Value) {
+pub async fn finish(client: &reqwest::Client, address: &str, rec: &str) -> (StatusCode, Value) {
     let res = client
         .post(format!("{address}/recordings/{rec}/finish"))
         .header("Origin", address)
@@ -56,17 +56,17 @@ async fn finish(client: &reqwest::Client, address: &str, rec: &str) -> (StatusCo
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn file_bytes(app: &TestApp, rec: &str) -> Vec<u8> {
+pub async fn file_bytes(app: &TestApp, rec: &str) -> Vec<u8> {
     let res = app.get(&format!("/recordings/{rec}/file")).await;
     assert_eq!(res.status(), 200);
     res.bytes().await.unwrap().to_vec()
 }
 
-fn chunk(tag: u8, len: usize) -> Vec<u8> {
+pub fn chunk(tag: u8, len: usize) -> Vec<u8> {
     vec![tag; len]
 }
 
-async fn host_with_meeting(vars: &[(&str, &str)]) -> (TestApp, String) {
+pub async fn host_with_meeting(vars: &[(&str, &str)]) -> (TestApp, String) {
     let app = spawn_app_with(vars).await;
     app.signed_in_as("rec_host").await;
     let meeting = app.start_instant("Recorded meeting").await;
@@ -252,7 +252,11 @@ async fn a_recording_whose_uploader_vanished_is_finalised() {
     let uploads = yoom::recordings::upload::Uploads::new(
         app.db().await,
         yoom::recordings::files::RecordingFiles::new(app.data_dir.path()).unwrap(),
-        2_000_000_000,
+        yoom::recordings::upload::Quota {
+            max_bytes: 2_000_000_000,
+            account_bytes: 10_000_000_000,
+            open_per_account: 2,
+        },
     );
     let early = uploads.sweep(yoom::time::now()).await.unwrap();
     assert!(early.is_empty(), "not before the timeout");

@@ -9,6 +9,7 @@ use crate::auth::CurrentUser;
 use crate::db::Pool;
 use crate::errors::AppError;
 use crate::meetings::store as meetings;
+use crate::recordings::files::Received;
 use crate::recordings::upload::{SliceOutcome, Uploads};
 use crate::recordings::{MAX_SLICE_BYTES, Recording, Status, store};
 use crate::time;
@@ -44,13 +45,16 @@ pub async fn start(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "provider": "stream", "state": "starting" })));
     }
+    if let Some(problem) = uploads.may_start(&user.id).await? {
+        return Err(AppError::Conflict(problem));
+    }
     let rec = store::create(&pool, &id, &user.id, "video/webm", time::now()).await?;
     media.recording_changed(&id, true, &user.display_name).await;
     tracing::info!(recording = %rec.id, meeting = %id, "recording started");
     Ok(HttpResponse::Created().json(serde_json::json!({
         "id": rec.id,
         "sliceMaxBytes": MAX_SLICE_BYTES,
-        "maxBytes": uploads.max_bytes,
+        "maxBytes": uploads.quota.max_bytes,
     })))
 }
 
@@ -134,23 +138,39 @@ async fn own_recording(pool: &Pool, raw: &str, user: &CurrentUser) -> Result<Rec
     Ok(rec)
 }
 
-/// `PUT /recordings/{id}/slices/{seq}`
+/// `PUT /recordings/{id}/slices/{seq}`. The body goes to disk as it arrives; nothing is
+/// read before the recording is known to be the caller's and still open.
 pub async fn put_slice(
     user: CurrentUser,
     pool: web::Data<Pool>,
     uploads: web::Data<Uploads>,
     media: web::Data<Media>,
     path: web::Path<(String, i64)>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (raw, seq) = path.into_inner();
     if seq < 0 {
         return Err(AppError::BadRequest("Slice numbers start at 0.".into()));
     }
     let rec = own_recording(&pool, &raw, &user).await?;
-    let outcome = uploads
-        .put_slice(&rec.id, seq, body.to_vec(), time::now())
-        .await?;
+    let outcome = if rec.status != Status::Recording {
+        SliceOutcome::Finished
+    } else if let Some(_arriving) = uploads.arriving(&rec.id) {
+        match uploads.files.receive(body, MAX_SLICE_BYTES).await {
+            Ok(Received::Slice(slice)) => {
+                uploads.put_slice(&rec.id, seq, slice, time::now()).await?
+            }
+            Ok(Received::TooLarge) => SliceOutcome::TooLarge,
+            Err(e) => {
+                tracing::info!(recording = %rec.id, error = %e, "a slice upload broke off");
+                return Err(AppError::BadRequest(
+                    "The slice did not arrive whole. Send it again.".into(),
+                ));
+            }
+        }
+    } else {
+        SliceOutcome::Busy
+    };
     Ok(match outcome {
         SliceOutcome::Acked { seq, bytes } | SliceOutcome::Duplicate { seq, bytes } => {
             HttpResponse::Ok()
@@ -163,6 +183,11 @@ pub async fn put_slice(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             &format!("A slice may be at most {} MB.", MAX_SLICE_BYTES / 1_000_000),
+        ),
+        SliceOutcome::Busy => json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "Slices of this recording are arriving faster than they are saved. Send this one again.",
         ),
         SliceOutcome::TooFarAhead => json_error(
             StatusCode::BAD_REQUEST,
@@ -240,6 +265,7 @@ pub struct PermissionForm {
 pub async fn permission(
     user: CurrentUser,
     pool: web::Data<Pool>,
+    uploads: web::Data<Uploads>,
     media: web::Data<Media>,
     path: web::Path<String>,
     form: web::Form<PermissionForm>,
@@ -256,5 +282,15 @@ pub async fn permission(
     let allowed = matches!(form.allowed.as_str(), "true" | "on" | "1");
     store::set_allowed(&pool, &id, allowed).await?;
     media.recording_permission_changed(&id, allowed).await;
+    // Taking the permission back stops a recording someone else is making under it (the
+    // recorder's next slice is refused as finished, and its page stops).
+    if !allowed
+        && let Some(rec) = store::active_in(&pool, &id).await?
+        && rec.created_by.as_deref() != Some(user.id.as_str())
+    {
+        uploads.finish(&rec.id, None, time::now()).await?;
+        media.recording_changed(&id, false, "").await;
+        tracing::info!(recording = %rec.id, meeting = %id, "recording stopped: the host withdrew the permission");
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "allowed": allowed })))
 }

@@ -264,8 +264,7 @@ pub async fn delete(
                 }
             })?;
     } else {
-        store::delete(&pool, &rec.id).await?;
-        uploads.files.remove(&rec.id).await?;
+        uploads.delete(&rec.id).await?;
     }
     tracing::info!(recording = %rec.id, "recording deleted");
     if htmx::is_htmx(req.headers()) {
