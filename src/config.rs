@@ -33,6 +33,8 @@ mesh media, data in ./data.
   RECORDING_MAX_BYTES      largest recording kept, in bytes (default 2000000000)
   RECORDING_QUOTA_BYTES    all of one account's recordings together (default 10000000000)
   RECORDING_LINK_DAYS      how long a recording's share link plays (default 7)
+  MEETING_IDLE_END_MINUTES a meeting nobody ended ends this long after its room
+                           emptied (default 30)
   STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
   STREAM_BASE_URL          default https://video.stream-io-api.com
@@ -77,6 +79,8 @@ pub struct Settings {
     pub recording_max_bytes: i64,
     pub recording_quota_bytes: i64,
     pub recording_link_days: i64,
+    /// A meeting nobody ended is ended this long after its room emptied.
+    pub meeting_idle_end: std::time::Duration,
     pub stream: Option<StreamSettings>,
     pub clerk: Option<ClerkSettings>,
 }
@@ -198,6 +202,19 @@ impl Settings {
             ));
         }
 
+        let idle_minutes = parse_number(
+            "MEETING_IDLE_END_MINUTES",
+            get("MEETING_IDLE_END_MINUTES"),
+            30u64,
+        )?;
+        if !(1..=7 * 24 * 60).contains(&idle_minutes) {
+            return Err(ConfigError::new(
+                "MEETING_IDLE_END_MINUTES",
+                "must be between 1 and 10080 (a week)",
+            ));
+        }
+        let meeting_idle_end = std::time::Duration::from_secs(idle_minutes * 60);
+
         let stream = match (
             either("STREAM_API_KEY", "NEXT_PUBLIC_STREAM_API_KEY"),
             get("STREAM_SECRET_KEY"),
@@ -294,6 +311,7 @@ impl Settings {
             recording_max_bytes,
             recording_quota_bytes,
             recording_link_days,
+            meeting_idle_end,
             stream,
             clerk,
         })
@@ -515,6 +533,7 @@ mod tests {
             ("RECORDING_MAX_BYTES", "10"),
             ("RECORDING_QUOTA_BYTES", "100"),
             ("RECORDING_LINK_DAYS", "0"),
+            ("MEETING_IDLE_END_MINUTES", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value} gave {err}");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod htmx;
+pub mod jobs;
 pub mod meetings;
 pub mod paths;
 pub mod rate_limit;

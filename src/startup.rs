@@ -136,7 +136,8 @@ fn run(
         key.master(),
         settings.recording_link_days * 86_400,
     ));
-    crate::routes::recordings::spawn_sweeper(uploads.clone(), media.clone());
+    crate::jobs::spawn_recording_sweeper(uploads.clone(), media.clone());
+    crate::jobs::spawn_idle_meeting_sweeper(pool.clone(), media.clone(), settings.meeting_idle_end);
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {

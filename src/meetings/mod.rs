@@ -1,5 +1,6 @@
 //! Meetings: the domain rules (what is upcoming, previous, live, startable) and their storage.
 
+pub mod attendance;
 pub mod ics;
 pub mod link;
 pub mod personal;

@@ -181,6 +181,11 @@ pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("update attendance_span set left_at = ? where meeting_id = ? and left_at is null")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("update personal_room set meeting_id = null where meeting_id = ?")
         .bind(id)
         .execute(&mut *tx)
@@ -194,83 +199,7 @@ pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
     Ok(exists)
 }
 
-/// Records a join reported by the media provider: only for a meeting and an account we know
-/// (anything else is another app's call or a stale account). Returns whether it was recorded.
-pub async fn record_reported_join(
-    pool: &Pool,
-    meeting_id: &str,
-    account_id: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
-         select ?1, ?2, ?3, ?3, 1, ?3 where exists (select 1 from meeting where id = ?1) \
-         and exists (select 1 from account where id = ?2) \
-         on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
-    )
-    .bind(meeting_id)
-    .bind(account_id)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() > 0)
-}
-
-/// Records that someone joined (first time or again) and is present.
-pub async fn record_join(
-    pool: &Pool,
-    meeting_id: &str,
-    account_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
-         values (?1, ?2, ?3, ?3, 1, ?3) \
-         on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
-    )
-    .bind(meeting_id)
-    .bind(account_id)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Refreshes the presence of people still connected.
-pub async fn record_seen(
-    pool: &Pool,
-    meeting_id: &str,
-    account_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update attendance set last_seen_at = ? where meeting_id = ? and account_id = ? and present = 1",
-    )
-    .bind(now)
-    .bind(meeting_id)
-    .bind(account_id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Records that someone left.
-pub async fn record_leave(
-    pool: &Pool,
-    meeting_id: &str,
-    account_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update attendance set last_seen_at = ?, present = 0 where meeting_id = ? and account_id = ?",
-    )
-    .bind(now)
-    .bind(meeting_id)
-    .bind(account_id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+pub use super::attendance::{record_join, record_leave, record_reported_join, record_seen};
 
 /// Where a page of a list starts: after this (starts_at, id) in the list's order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -73,6 +73,8 @@ pub struct Recording {
     pub provider_file: Option<String>,
     /// When the provider last reported it (webhook or listing).
     pub provider_seen_at: Option<i64>,
+    /// Share links are signed for this version; the host stopping sharing bumps it.
+    pub share_version: i64,
 }
 
 impl Recording {
@@ -138,6 +140,7 @@ mod tests {
             provider_session: None,
             provider_file: None,
             provider_seen_at: None,
+            share_version: 0,
         }
     }
 

@@ -40,23 +40,38 @@ impl ShareSigner {
         }
     }
 
-    fn mac(&self, id: &str, exp: i64) -> HmacSha256 {
+    fn mac(&self, id: &str, version: i64, exp: i64) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(format!("recording:{id}:{exp}").as_bytes());
+        // Version 0 signs what links signed before versions existed, so those keep playing
+        // until the host stops sharing.
+        if version == 0 {
+            mac.update(format!("recording:{id}:{exp}").as_bytes());
+        } else {
+            mac.update(format!("recording:{id}:v{version}:{exp}").as_bytes());
+        }
         mac
     }
 
-    /// The path and query of a link for `id` that expires `lifetime_secs` after `now`.
-    pub fn link(&self, id: &str, now: i64) -> String {
+    /// The path and query of a link for `id` at its share `version`, expiring
+    /// `lifetime_secs` after `now`.
+    pub fn link(&self, id: &str, version: i64, now: i64) -> String {
         let exp = now + self.lifetime_secs;
-        let sig = hex::encode(self.mac(id, exp).finalize().into_bytes());
+        let sig = hex::encode(self.mac(id, version, exp).finalize().into_bytes());
         format!("/r/{id}?exp={exp}&sig={sig}")
     }
 
-    /// Checks a link's expiry and signature (in constant time).
-    pub fn check(&self, id: &str, exp: i64, sig: &str, now: i64) -> Result<(), LinkProblem> {
+    /// Checks a link's expiry and signature (in constant time) against the recording's
+    /// current share `version`.
+    pub fn check(
+        &self,
+        id: &str,
+        version: i64,
+        exp: i64,
+        sig: &str,
+        now: i64,
+    ) -> Result<(), LinkProblem> {
         let sig = hex::decode(sig).map_err(|_| LinkProblem::Invalid)?;
-        self.mac(id, exp)
+        self.mac(id, version, exp)
             .verify_slice(&sig)
             .map_err(|_| LinkProblem::Invalid)?;
         if now > exp {
@@ -88,26 +103,45 @@ mod tests {
     #[test]
     fn a_link_plays_until_it_expires_and_not_when_tampered() {
         let signer = ShareSigner::new(b"k", 3600);
-        let (id, exp, sig) = parts(&signer.link("rec-1", 1000));
+        let (id, exp, sig) = parts(&signer.link("rec-1", 0, 1000));
         assert_eq!(exp, 4600);
-        assert_eq!(signer.check(&id, exp, &sig, 1000), Ok(()));
+        assert_eq!(signer.check(&id, 0, exp, &sig, 1000), Ok(()));
         assert_eq!(
-            signer.check(&id, exp, &sig, 4601),
+            signer.check(&id, 0, exp, &sig, 4601),
             Err(LinkProblem::Expired)
         );
         assert_eq!(
-            signer.check("rec-2", exp, &sig, 1000),
+            signer.check("rec-2", 0, exp, &sig, 1000),
             Err(LinkProblem::Invalid)
         );
         assert_eq!(
-            signer.check(&id, exp + 3600, &sig, 1000),
+            signer.check(&id, 0, exp + 3600, &sig, 1000),
             Err(LinkProblem::Invalid)
         );
         assert_eq!(
-            signer.check(&id, exp, "zz", 1000),
+            signer.check(&id, 0, exp, "zz", 1000),
             Err(LinkProblem::Invalid)
         );
         let other = ShareSigner::new(b"another key", 3600);
-        assert_eq!(other.check(&id, exp, &sig, 1000), Err(LinkProblem::Invalid));
+        assert_eq!(
+            other.check(&id, 0, exp, &sig, 1000),
+            Err(LinkProblem::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_new_share_version_stops_every_older_link() {
+        let signer = ShareSigner::new(b"k", 3600);
+        let (id, exp, sig) = parts(&signer.link("rec-1", 0, 1000));
+        assert_eq!(
+            signer.check(&id, 1, exp, &sig, 1000),
+            Err(LinkProblem::Invalid)
+        );
+        let (id, exp, sig) = parts(&signer.link("rec-1", 1, 1000));
+        assert_eq!(signer.check(&id, 1, exp, &sig, 1000), Ok(()));
+        assert_eq!(
+            signer.check(&id, 2, exp, &sig, 1000),
+            Err(LinkProblem::Invalid)
+        );
     }
 }

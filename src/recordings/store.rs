@@ -11,7 +11,7 @@ macro_rules! columns {
     () => {
         "r.id, r.meeting_id, r.created_by, r.provider, r.status, r.mime_type, r.byte_size, \
          r.next_seq, r.duration_ms, r.started_at, r.ended_at, r.last_slice_at, r.external_id, r.url, \
-         r.provider_session, r.provider_file, r.provider_seen_at"
+         r.provider_session, r.provider_file, r.provider_seen_at, r.share_version"
     };
 }
 
@@ -37,6 +37,7 @@ fn to_recording(row: &SqliteRow) -> Result<Recording, sqlx::Error> {
         provider_session: row.try_get("provider_session")?,
         provider_file: row.try_get("provider_file")?,
         provider_seen_at: row.try_get("provider_seen_at")?,
+        share_version: row.try_get("share_version")?,
     })
 }
 
@@ -190,20 +191,36 @@ pub async fn delete(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// True when the user owns the recording's meeting or attended it.
+/// "The person was in the meeting while recording `r` was being made": one of their spans
+/// overlaps the recording. A span left open by a crash counts until a minute after it was last
+/// refreshed; a recording still running has no end yet. Binds: ?1 the person.
+macro_rules! was_there {
+    () => {
+        "exists (select 1 from attendance_span s where s.meeting_id = r.meeting_id \
+         and s.account_id = ?1 and s.joined_at <= coalesce(r.ended_at, s.joined_at) \
+         and coalesce(s.left_at, s.last_seen_at + 60) >= r.started_at)"
+    };
+}
+
+/// True when the user may watch the recording: the meeting's host, whoever recorded it, and
+/// people who were in the meeting while it was being recorded. Anyone who merely held the
+/// meeting's link, or came before or after, may not.
 pub async fn may_view(
     pool: &Pool,
     recording: &Recording,
     user_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(
-        "select exists (select 1 from meeting where id = ?1 and owner_id = ?2) \
-         or exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2)",
-    )
-    .bind(&recording.meeting_id)
+    sqlx::query_scalar::<_, bool>(concat!(
+        "select exists (select 1 from meeting where id = r.meeting_id and owner_id = ?1) \
+         or r.created_by = ?1 or ",
+        was_there!(),
+        " from recording r where r.id = ?2"
+    ))
     .bind(user_id)
-    .fetch_one(pool)
+    .bind(&recording.id)
+    .fetch_optional(pool)
     .await
+    .map(|v| v.unwrap_or(false))
 }
 
 /// A recording in a list, with its meeting's title and owner.
@@ -214,7 +231,7 @@ pub struct ListedRecording {
     pub owner_id: String,
 }
 
-/// Ready recordings of meetings the user owns or attended, newest first, after a cursor.
+/// Ready recordings the user may watch (see [`may_view`]), newest first, after a cursor.
 pub async fn list_for(
     pool: &Pool,
     user_id: &str,
@@ -225,9 +242,13 @@ pub async fn list_for(
         "with cand (id) as ( \
            select r.id from meeting m join recording r on r.meeting_id = m.id \
              where m.owner_id = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) \
-           union select r.id from attendance a join recording r on r.meeting_id = a.meeting_id \
-             where a.account_id = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3)) \
-         select ",
+           union select r.id from recording r \
+             where r.created_by = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) \
+           union select r.id from recording r where r.meeting_id in \
+             (select distinct meeting_id from attendance_span where account_id = ?1) \
+             and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) and ",
+        was_there!(),
+        ") select ",
         columns!(),
         ", m.description, m.owner_id from recording r \
          join cand on cand.id = r.id join meeting m on m.id = r.meeting_id \
@@ -267,6 +288,18 @@ pub async fn list_for(
         None
     };
     Ok((out, next))
+}
+
+/// Stops every share link made so far for a recording from playing; returns the new version
+/// (links made from now on carry it).
+pub async fn revoke_share_links(pool: &Pool, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "update recording set share_version = share_version + 1 where id = ?1 \
+         returning share_version",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
 }
 
 /// Lets (or stops letting) everyone in the meeting record.

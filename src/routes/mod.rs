@@ -172,6 +172,10 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
             "/recordings/{id}/delete",
             web::post().to(recordings::delete),
         )
+        .route(
+            "/recordings/{id}/share/revoke",
+            web::post().to(recordings::revoke_share_links),
+        )
         .route(paths::MEETING_PRESENCE, web::post().to(meetings::presence))
         .route(paths::API_TOKEN, web::get().to(token::token));
 }

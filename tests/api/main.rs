@@ -7,6 +7,7 @@ mod clerk;
 mod helpers;
 mod meetings;
 mod personal_room;
+mod recording_access;
 mod recording_limits;
 mod recordings;
 mod security;

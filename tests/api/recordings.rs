@@ -297,7 +297,7 @@ async fn a_server_restart_mid_recording_loses_no_acknowledged_slice() {
 }
 
 /// A finished recording of 1000 known bytes; returns its id.
-async fn finished_recording(app: &TestApp, meeting: &str) -> String {
+pub async fn finished_recording(app: &TestApp, meeting: &str) -> String {
     let rec = start_ok(app, meeting).await;
     let bytes: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
     slice(&app.client, &app.address, &rec, 0, bytes).await;
@@ -308,7 +308,6 @@ async fn finished_recording(app: &TestApp, meeting: &str) -> String {
 #[tokio::test]
 async fn owners_and_attendees_may_watch_strangers_and_the_signed_out_may_not() {
     let (app, meeting) = host_with_meeting(&[]).await;
-    let rec = finished_recording(&app, &meeting).await;
     let attendee = app.other_client();
     attendee.signed_in_as("watcher").await;
     let db = app.db().await;
@@ -318,9 +317,11 @@ async fn owners_and_attendees_may_watch_strangers_and_the_signed_out_may_not() {
         .unwrap()
         .0
         .id;
+    // In the meeting while it is recorded.
     meetings::record_join(&db, &meeting, &attendee_id, yoom::time::now())
         .await
         .unwrap();
+    let rec = finished_recording(&app, &meeting).await;
     let stranger = app.other_client();
     stranger.signed_in_as("nosy").await;
 
@@ -382,7 +383,7 @@ async fn owners_and_attendees_may_watch_strangers_and_the_signed_out_may_not() {
     );
 }
 
-fn share_link_in(html: &str) -> String {
+pub fn share_link_in(html: &str) -> String {
     let start = html.find("/r/").unwrap();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].replace("&amp;", "&").replace("&#38;", "&")
@@ -426,11 +427,11 @@ async fn a_share_link_plays_without_an_account_until_it_expires_or_the_recording
     let key = std::fs::read_to_string(app.data_dir.path().join("session.key")).unwrap();
     let key = hex::decode(key.trim()).unwrap();
     let signer = yoom::recordings::share::ShareSigner::new(&key, 7 * 86_400);
-    let old = signer.link(&rec, yoom::time::now() - 8 * 86_400);
+    let old = signer.link(&rec, 0, yoom::time::now() - 8 * 86_400);
     let res = anonymous.get(app.url(&old)).send().await.unwrap();
     assert_eq!(res.status(), 410);
     assert!(res.text().await.unwrap().contains("expired"));
-    let fresh = signer.link(&rec, yoom::time::now());
+    let fresh = signer.link(&rec, 0, yoom::time::now());
     assert_eq!(
         anonymous
             .get(app.url(&fresh))

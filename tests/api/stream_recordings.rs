@@ -21,14 +21,25 @@ async fn post_json(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16,
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A one-minute recording around now: people present in the meeting now were there for it.
+fn recording_span() -> (String, String) {
+    let now = chrono::Utc::now();
+    let at = |d: chrono::Duration| (now + d).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    (
+        at(chrono::Duration::seconds(-30)),
+        at(chrono::Duration::seconds(30)),
+    )
+}
+
 fn listing(files: &[(&str, &str, &str)]) -> Reply {
+    let (start, end) = recording_span();
     let recordings: Vec<Value> = files
         .iter()
         .map(|(file, session, sig)| {
             json!({
                 "filename": file, "session_id": session, "recording_type": "composite",
                 "url": format!("https://cdn.example/{file}?sig={sig}"),
-                "start_time": "2026-03-29T15:30:00Z", "end_time": "2026-03-29T15:31:00Z"
+                "start_time": start, "end_time": end
             })
         })
         .collect();
@@ -40,13 +51,14 @@ fn listing(files: &[(&str, &str, &str)]) -> Reply {
 
 /// Delivers `call.recording_ready` for one file, signed as Stream signs it.
 async fn recording_ready(app: &TestApp, meeting: &str, file: &str, session: &str, sig: &str) {
+    let (start, end) = recording_span();
     let body = json!({
         "type": "call.recording_ready", "call_cid": format!("default:{meeting}"),
         "egress_id": "e1", "recording_type": "composite", "created_at": "2026-03-29T15:32:00Z",
         "call_recording": {
             "filename": file, "session_id": session, "recording_type": "composite",
             "url": format!("https://cdn.example/{file}?sig={sig}"),
-            "start_time": "2026-03-29T15:30:00Z", "end_time": "2026-03-29T15:31:00Z"
+            "start_time": start, "end_time": end
         }
     })
     .to_string();

@@ -78,8 +78,16 @@ pub async fn end(
 pub async fn presence(
     user: CurrentUser,
     pool: web::Data<Pool>,
+    media: web::Data<Media>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    // Built-in media knows who is in a room from the room itself; no page reports it, and a
+    // report would only let someone who never joined appear as an attendee.
+    if media.stream().is_none() {
+        return Err(AppError::NotFound(
+            "This meeting's presence is known to the server already.".into(),
+        ));
+    }
     let id = meeting_id(&path)?;
     let meeting = store::find(&pool, &id)
         .await?

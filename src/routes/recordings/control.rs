@@ -8,6 +8,7 @@ use super::{json_error, uuid};
 use crate::auth::CurrentUser;
 use crate::db::Pool;
 use crate::errors::AppError;
+use crate::meetings::attendance;
 use crate::meetings::store as meetings;
 use crate::recordings::files::Received;
 use crate::recordings::upload::{SliceOutcome, Uploads};
@@ -94,7 +95,7 @@ pub async fn stop(
 }
 
 /// The meeting at `raw` if this person may start or stop its recording: its host, or someone
-/// who attended it once the host lets everyone record.
+/// in it now once the host lets everyone record.
 async fn meeting_to_record(
     pool: &Pool,
     raw: &str,
@@ -105,23 +106,14 @@ async fn meeting_to_record(
         .await?
         .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
     let may = meeting.is_owner(&user.id)
-        || (store::is_allowed(pool, &id).await? && attended(pool, &id, &user.id).await?);
+        || (store::is_allowed(pool, &id).await?
+            && attendance::is_present(pool, &id, &user.id, time::now()).await?);
     if !may {
         return Err(AppError::Forbidden(
             "Only the host, or people the host allows, can record this meeting.".into(),
         ));
     }
     Ok(meeting)
-}
-
-async fn attended(pool: &Pool, meeting_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(
-        "select exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2)",
-    )
-    .bind(meeting_id)
-    .bind(user_id)
-    .fetch_one(pool)
-    .await
 }
 
 /// A recording the caller started, or 403/404.

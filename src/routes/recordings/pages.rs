@@ -28,7 +28,8 @@ pub struct RecordingCard {
     pub recording: Recording,
     pub title: String,
     pub is_owner: bool,
-    pub share_link: String,
+    /// The link that plays without an account: the host's to hand out, nobody else's.
+    pub share_link: Option<String>,
 }
 
 #[derive(Template)]
@@ -76,11 +77,18 @@ pub async fn list(
         store::list_for(&pool, &user.id, cursor.as_ref(), crate::meetings::PAGE_SIZE).await?;
     let cards = listed
         .into_iter()
-        .map(|l| RecordingCard {
-            share_link: format!("{}{}", settings.origin(), signer.link(&l.recording.id, now)),
-            is_owner: l.owner_id == user.id,
-            title: l.title,
-            recording: l.recording,
+        .map(|l| {
+            let is_owner = l.owner_id == user.id;
+            RecordingCard {
+                // Only the host hands out links that play without an account.
+                share_link: is_owner.then(|| {
+                    let link = signer.link(&l.recording.id, l.recording.share_version, now);
+                    format!("{}{link}", settings.origin())
+                }),
+                is_owner,
+                title: l.title,
+                recording: l.recording,
+            }
         })
         .collect();
     let page = RecordingsPage {
@@ -104,7 +112,7 @@ struct RecordingPage {
     title: String,
     meeting_id: String,
     is_owner: bool,
-    share_link: String,
+    share_link: Option<String>,
     file_url: String,
     link_days: i64,
 }
@@ -139,7 +147,10 @@ pub async fn page(
     render_page!(
         req,
         RecordingPage {
-            share_link: format!("{}{}", settings.origin(), signer.link(&rec.id, time::now())),
+            share_link: is_owner.then(|| {
+                let link = signer.link(&rec.id, rec.share_version, time::now());
+                format!("{}{link}", settings.origin())
+            }),
             file_url: format!("/recordings/{}/file", rec.id),
             meeting_id: rec.meeting_id.clone(),
             link_days: signer.lifetime_secs / 86_400,
@@ -288,6 +299,45 @@ pub async fn delete(
     } else {
         Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, paths::RECORDINGS))
+            .finish())
+    }
+}
+
+/// `POST /recordings/{id}/share/revoke`: the host stops sharing: every link handed out so far
+/// stops playing (a new one can be copied afterwards).
+pub async fn revoke_share_links(
+    req: HttpRequest,
+    user: CurrentUser,
+    pool: web::Data<Pool>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let rec = viewable(&pool, &path, &user).await?;
+    let meeting = meetings::find(&pool, &rec.meeting_id).await?;
+    if !meeting.is_some_and(|m| m.is_owner(&user.id)) {
+        return Err(AppError::Forbidden(
+            "Only the meeting's host can stop sharing its recordings.".into(),
+        ));
+    }
+    store::revoke_share_links(&pool, &rec.id).await?;
+    tracing::info!(recording = %rec.id, "share links revoked");
+    let page = format!("/recordings/{}", rec.id);
+    if htmx::is_htmx(req.headers()) {
+        let mut res = HttpResponse::Ok().finish();
+        let trigger =
+            serde_json::json!({ "toast": { "message": "Links shared so far no longer play" } })
+                .to_string();
+        if let Ok(v) = header::HeaderValue::from_str(&trigger) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static(htmx::HX_TRIGGER), v);
+        }
+        res.headers_mut().insert(
+            header::HeaderName::from_static(htmx::HX_REFRESH),
+            header::HeaderValue::from_static("true"),
+        );
+        Ok(res)
+    } else {
+        Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, page))
             .finish())
     }
 }

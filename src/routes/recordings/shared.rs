@@ -38,20 +38,24 @@ async fn shared(
             "This link is not complete. Ask for the link again.".into(),
         ));
     };
-    match signer.check(&id, exp, sig, time::now()) {
-        Ok(()) => {}
-        Err(LinkProblem::Expired) => {
-            return Err(AppError::Gone(
-                "This link has expired. Ask for a new one.".into(),
-            ));
-        }
-        Err(LinkProblem::Invalid) => {
-            return Err(AppError::Forbidden("This link is not valid.".into()));
-        }
+    // The link is checked against the recording's current share version, so a link from
+    // before the host stopped sharing no longer verifies.
+    let Some(rec) = store::find(pool, &id).await? else {
+        return Err(AppError::NotFound(
+            "This link does not play: the recording was deleted.".into(),
+        ));
+    };
+    match signer.check(&id, rec.share_version, exp, sig, time::now()) {
+        Ok(()) => Ok(rec),
+        Err(LinkProblem::Expired) => Err(AppError::Gone(
+            "This link has expired. Ask for a new one.".into(),
+        )),
+        Err(LinkProblem::Invalid) => Err(AppError::Forbidden(
+            "This link does not play: it is not complete, or the host stopped sharing this \
+             recording. Ask for a new one."
+                .into(),
+        )),
     }
-    store::find(pool, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This recording was deleted.".into()))
 }
 
 /// `GET /r/{id}?exp=…&sig=…`: a shared recording's player page.
