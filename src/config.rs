@@ -35,6 +35,7 @@ mesh media, data in ./data.
   RECORDING_LINK_DAYS      how long a recording's share link plays (default 7)
   MEETING_IDLE_END_MINUTES a meeting nobody ended ends this long after its room
                            emptied (default 30)
+  MEETING_CREATE_RATE_LIMIT meetings one person may create per hour (default 30)
   STREAM_API_KEY           Stream Video key (alias NEXT_PUBLIC_STREAM_API_KEY); needs
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
   STREAM_BASE_URL          default https://video.stream-io-api.com
@@ -81,6 +82,8 @@ pub struct Settings {
     pub recording_link_days: i64,
     /// A meeting nobody ended is ended this long after its room emptied.
     pub meeting_idle_end: std::time::Duration,
+    /// Meetings one person may create per hour (each is a call at a hosted provider).
+    pub meetings_per_hour: u32,
     pub stream: Option<StreamSettings>,
     pub clerk: Option<ClerkSettings>,
 }
@@ -214,6 +217,17 @@ impl Settings {
             ));
         }
         let meeting_idle_end = std::time::Duration::from_secs(idle_minutes * 60);
+        let meetings_per_hour = parse_number(
+            "MEETING_CREATE_RATE_LIMIT",
+            get("MEETING_CREATE_RATE_LIMIT"),
+            30u32,
+        )?;
+        if meetings_per_hour == 0 {
+            return Err(ConfigError::new(
+                "MEETING_CREATE_RATE_LIMIT",
+                "must be at least 1",
+            ));
+        }
 
         let stream = match (
             either("STREAM_API_KEY", "NEXT_PUBLIC_STREAM_API_KEY"),
@@ -312,6 +326,7 @@ impl Settings {
             recording_quota_bytes,
             recording_link_days,
             meeting_idle_end,
+            meetings_per_hour,
             stream,
             clerk,
         })
@@ -534,6 +549,7 @@ mod tests {
             ("RECORDING_QUOTA_BYTES", "100"),
             ("RECORDING_LINK_DAYS", "0"),
             ("MEETING_IDLE_END_MINUTES", "0"),
+            ("MEETING_CREATE_RATE_LIMIT", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value} gave {err}");

@@ -10,6 +10,7 @@ pub mod db;
 pub mod errors;
 pub mod htmx;
 pub mod jobs;
+pub mod limits;
 pub mod meetings;
 pub mod paths;
 pub mod rate_limit;

@@ -14,6 +14,7 @@ pub const SCHEDULE: &str = "/meetings/schedule";
 pub const JOIN: &str = "/meetings/join";
 pub const MEETING: &str = "/meeting/{id}";
 pub const MEETING_READY: &str = "/meeting/{id}/ready";
+pub const MEETING_ENTER: &str = "/meeting/{id}/enter";
 pub const MEETING_CALENDAR: &str = "/meeting/{id}/calendar.ics";
 pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
 pub const MEETING_END: &str = "/meeting/{id}/end";

@@ -46,6 +46,9 @@ impl Application {
         })?;
         let identity = Identity::from_settings(&settings)?;
         let pool = db::connect(&settings.database_url).await?;
+        crate::meetings::personal::rekey_guessable_rooms(&pool)
+            .await
+            .context("Failed to give personal rooms new IDs")?;
         let key = auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?;
         let listener = TcpListener::bind((settings.bind, settings.port))
             .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
@@ -118,6 +121,7 @@ fn run(
     let policy = web::Data::new(SecurityPolicy::widened(settings.origin(), &sources));
     let identity = web::Data::new(identity);
     let limits = web::Data::new(AuthLimits::default());
+    let abuse_limits = web::Data::new(crate::limits::Limits::new(settings.meetings_per_hour));
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
     });
@@ -158,6 +162,7 @@ fn run(
             .app_data(identity.clone())
             .app_data(policy.clone())
             .app_data(limits.clone())
+            .app_data(abuse_limits.clone())
             .app_data(address.clone())
             .app_data(media.clone())
             .app_data(uploads.clone())

@@ -164,6 +164,21 @@ async fn touch_meeting(tx: &mut Tx<'_>, meeting_id: &str, now: i64) -> Result<()
     Ok(())
 }
 
+/// True when the person was ever in the meeting.
+pub async fn attended(
+    pool: &Pool,
+    meeting_id: &str,
+    account_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>(
+        "select exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2)",
+    )
+    .bind(meeting_id)
+    .bind(account_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// True when the person is in the meeting now (connected and recently seen).
 pub async fn is_present(
     pool: &Pool,

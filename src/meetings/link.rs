@@ -2,14 +2,14 @@
 
 use url::Url;
 
-use super::personal::looks_like_room_id;
+use super::personal::normalize_room_id;
 
 /// A meeting reference read from the Join form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeetingLink {
     /// A meeting's UUID.
     Meeting(String),
-    /// A personal room's ten-digit room ID.
+    /// A personal room's room ID (`abc-defg-hij`).
     PersonalRoom(String),
 }
 
@@ -69,16 +69,14 @@ impl MeetingLink {
         Self::from_id(id)
     }
 
-    /// A bare ID: a UUID, or a room ID (spaces and dashes, as people read them out, allowed).
+    /// A bare ID: a UUID, or a room ID (any case, spaces and dashes as people read them out).
     pub fn from_id(id: &str) -> Result<Self, LinkError> {
         if let Ok(uuid) = uuid::Uuid::parse_str(id) {
             return Ok(Self::Meeting(uuid.hyphenated().to_string()));
         }
-        let digits: String = id.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        if looks_like_room_id(&digits) {
-            return Ok(Self::PersonalRoom(digits));
-        }
-        Err(LinkError::NotAMeeting)
+        normalize_room_id(id)
+            .map(Self::PersonalRoom)
+            .ok_or(LinkError::NotAMeeting)
     }
 }
 
@@ -116,14 +114,15 @@ mod tests {
         assert_eq!(parse(&format!("/meeting/{ID}/")), Ok(m.clone()));
         assert_eq!(parse(ID), Ok(m.clone()));
         assert_eq!(parse(&ID.to_uppercase()), Ok(m));
-        let p = MeetingLink::PersonalRoom("4821937561".into());
-        assert_eq!(parse("4821937561"), Ok(p.clone()));
-        assert_eq!(parse("482 193 7561"), Ok(p.clone()));
+        let p = MeetingLink::PersonalRoom("xkd-pqmz-wra".into());
+        assert_eq!(parse("xkd-pqmz-wra"), Ok(p.clone()));
+        assert_eq!(parse("XKD PQMZ WRA"), Ok(p.clone()));
+        assert_eq!(parse("xkdpqmzwra"), Ok(p.clone()));
         assert_eq!(
-            parse("https://meet.example.com/meeting/4821937561?personal=true"),
+            parse("https://meet.example.com/meeting/xkd-pqmz-wra?personal=true"),
             Ok(p.clone())
         );
-        assert_eq!(parse("/meeting/4821937561?personal=true"), Ok(p));
+        assert_eq!(parse("/meeting/xkd-pqmz-wra?personal=true"), Ok(p));
     }
 
     #[test]
@@ -157,5 +156,10 @@ mod tests {
         );
         assert_eq!(parse("hello there"), Err(LinkError::NotAMeeting));
         assert_eq!(parse("123"), Err(LinkError::NotAMeeting));
+        assert_eq!(
+            parse("4821937561"),
+            Err(LinkError::NotAMeeting),
+            "old digit IDs"
+        );
     }
 }

@@ -15,15 +15,83 @@ pub struct PersonalRoom {
     pub meeting_id: Option<String>,
 }
 
-/// Room IDs are ten digits, like a phone number: easy to read out and type.
+/// Letters in a room ID, and how they are grouped: `abc-defg-hij`, easy to read out and type,
+/// one of 26¹⁰ (about 1.4 × 10¹⁴): far too many to guess at the rate joins are limited to.
+const ROOM_ID_GROUPS: [usize; 3] = [3, 4, 3];
+const ROOM_ID_LETTERS: usize = 10;
+
+/// A new random room ID.
 pub fn new_room_id() -> String {
     let mut rng = rand::rng();
-    format!("{}", rng.random_range(1_000_000_000u64..10_000_000_000u64))
+    let letters: String = (0..ROOM_ID_LETTERS)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
+    group(&letters)
 }
 
-/// True for strings shaped like a room ID (digits only, ten of them).
-pub fn looks_like_room_id(s: &str) -> bool {
-    s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit())
+fn group(letters: &str) -> String {
+    let mut out = String::with_capacity(ROOM_ID_LETTERS + 2);
+    let mut at = 0;
+    for (i, len) in ROOM_ID_GROUPS.iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(&letters[at..at + len]);
+        at += len;
+    }
+    out
+}
+
+/// A room ID as typed ("ABC DEFG HIJ", "abcdefghij", "abc-defg-hij") in its stored form, or
+/// `None` if it is not one. Separators, when there are any, must fall between the groups, so
+/// ten letters of ordinary words ("hello there") are not taken for a room.
+pub fn normalize_room_id(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split([' ', '-']).filter(|p| !p.is_empty()).collect();
+    let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    if lengths != [ROOM_ID_LETTERS] && lengths != ROOM_ID_GROUPS {
+        return None;
+    }
+    let letters: String = parts.concat().to_ascii_lowercase();
+    letters
+        .bytes()
+        .all(|b| b.is_ascii_lowercase())
+        .then(|| group(&letters))
+}
+
+/// Gives rooms that still have an old ten-digit ID (far too easy to guess) a new one. Their
+/// old links stop working; the Personal Room page shows the new one.
+pub async fn rekey_guessable_rooms(pool: &Pool) -> Result<u64, sqlx::Error> {
+    let old: Vec<String> = sqlx::query_scalar(
+        "select account_id from personal_room where length(room_id) = 10 \
+         and room_id not glob '*[^0-9]*'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut changed = 0;
+    for account in old {
+        for _ in 0..5 {
+            let res = sqlx::query("update personal_room set room_id = ? where account_id = ?")
+                .bind(new_room_id())
+                .bind(&account)
+                .execute(pool)
+                .await;
+            match res {
+                Ok(_) => {
+                    changed += 1;
+                    break;
+                }
+                Err(e) if db::is_unique_violation(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if changed > 0 {
+        tracing::info!(
+            rooms = changed,
+            "personal rooms with guessable IDs were given new ones"
+        );
+    }
+    Ok(changed)
 }
 
 /// The user's room, created on first use.
@@ -31,7 +99,7 @@ pub async fn get_or_create(pool: &Pool, account_id: &str) -> Result<PersonalRoom
     if let Some(room) = find_by_owner(pool, account_id).await? {
         return Ok(room);
     }
-    // A collision among 9·10⁹ IDs is rare; retry a few times rather than fail.
+    // A collision among 26¹⁰ IDs is rare; retry a few times rather than fail.
     for _ in 0..5 {
         let room_id = new_room_id();
         let res = sqlx::query(
@@ -79,6 +147,19 @@ pub async fn find(pool: &Pool, room_id: &str) -> Result<Option<PersonalRoom>, sq
         .await?
         .map(|r| to_room(&r))
         .transpose()
+}
+
+/// The room's session open now, if there is one.
+pub async fn current_session(
+    pool: &Pool,
+    room: &PersonalRoom,
+) -> Result<Option<Meeting>, sqlx::Error> {
+    let Some(id) = &room.meeting_id else {
+        return Ok(None);
+    };
+    Ok(store::find(pool, id)
+        .await?
+        .filter(|m| m.ended_at.is_none()))
 }
 
 /// The room's open session, opening a new one if none is (the room is reusable: after the
@@ -139,12 +220,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn room_ids_are_ten_digits() {
+    fn room_ids_are_three_groups_of_letters_and_read_back_however_typed() {
         for _ in 0..100 {
             let id = new_room_id();
-            assert!(looks_like_room_id(&id), "{id}");
+            assert_eq!(id.len(), 12, "{id}");
+            assert_eq!(normalize_room_id(&id), Some(id.clone()));
         }
-        assert!(!looks_like_room_id("123"));
-        assert!(!looks_like_room_id("12345abcde"));
+        assert_eq!(
+            normalize_room_id("ABC DEFG HIJ").as_deref(),
+            Some("abc-defg-hij")
+        );
+        assert_eq!(
+            normalize_room_id("abcdefghij").as_deref(),
+            Some("abc-defg-hij")
+        );
+        for bad in [
+            "4821937561",
+            "abc-defg-hi",
+            "abc-defg-hijk",
+            "abc-dèfg-hij",
+            "hello there",
+            "",
+        ] {
+            assert_eq!(normalize_room_id(bad), None, "{bad}");
+        }
     }
 }

@@ -141,6 +141,7 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::JOIN, web::post().to(meetings::join))
         .route(paths::MEETING, web::get().to(meetings::meeting_page))
         .route(paths::MEETING_READY, web::get().to(meetings::ready))
+        .route(paths::MEETING_ENTER, web::post().to(meetings::enter))
         .route(paths::MEETING_CALENDAR, web::get().to(meetings::calendar))
         .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
         .route(paths::MEETING_END, web::post().to(meetings::end))

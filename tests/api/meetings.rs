@@ -228,7 +228,7 @@ async fn join_accepts_a_link_a_path_an_id_and_a_personal_room_id() {
     let room_page = app.get("/personal-room").await.text().await.unwrap();
     let room_id = {
         let start = room_page.find("id=\"room-id\">").unwrap() + 13;
-        room_page[start..start + 10].to_owned()
+        room_page[start..start + 12].to_owned()
     };
     let full = format!("{}/meeting/{id}", app.address);
     let path = format!("/meeting/{id}");
@@ -267,9 +267,10 @@ async fn join_says_what_is_wrong_with_bad_input() {
         (foreign.as_str(), "another site"),
         ("hello world", "not a meeting link"),
         ("/upcoming", "not a meeting link"),
-        (unknown.as_str(), "No meeting has that ID"),
-        (unknown_path.as_str(), "No meeting has that ID"),
-        ("1234567890", "No meeting room has that ID"),
+        (unknown.as_str(), "No meeting has that link or ID"),
+        (unknown_path.as_str(), "No meeting has that link or ID"),
+        ("zzz-zzzz-zzz", "No meeting has that link or ID"),
+        ("1234567890", "not a meeting link"),
     ] {
         let res = app.post_htmx("/meetings/join", &[("link", input)]).await;
         assert_eq!(res.status(), 422, "{input}");
@@ -546,9 +547,13 @@ async fn only_the_owner_can_cancel_or_end() {
             .unwrap()
             .contains("No Upcoming Calls")
     );
-    let gate = other.get(&format!("/meeting/{id}")).await;
+    let gate = app.get(&format!("/meeting/{id}")).await;
     assert_eq!(gate.status(), 410);
     assert!(gate.text().await.unwrap().contains("cancelled"));
+    // Someone who was never in it learns no more than of an ID that never existed.
+    let gate = other.get(&format!("/meeting/{id}")).await;
+    assert_eq!(gate.status(), 404);
+    assert!(gate.text().await.unwrap().contains("Meeting not found"));
 }
 
 #[tokio::test]
@@ -609,8 +614,21 @@ async fn the_gate_handles_unknown_ended_and_not_yet_started_meetings() {
             .contains("id=\"meeting-room\"")
     );
 
-    // Ended: everyone sees the notice.
+    // Ended: everyone who was in it sees the notice; a stranger sees "not found".
+    let guest_id = yoom::auth::accounts::find_for_sign_in(&db, "early_bird")
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .id;
+    store::record_join(&db, &id, &guest_id, yoom::time::now())
+        .await
+        .unwrap();
     app.post_form(&format!("/meeting/{id}/end"), &[]).await;
+    let stranger = app.other_client();
+    stranger.signed_in_as("stranger").await;
+    let res = stranger.get(&format!("/meeting/{id}")).await;
+    assert_eq!(res.status(), 404);
     let res = guest.get(&format!("/meeting/{id}")).await;
     assert_eq!(res.status(), 410);
     assert!(

@@ -2,7 +2,27 @@
 
 use yoom::meetings::store;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp2, spawn_app};
+
+/// Joins a personal room as its page does: a POST that opens the session if none is open.
+async fn enter(client: &reqwest::Client, address: &str, room: &str) -> String {
+    let res = client
+        .post(format!("{address}/meeting/{room}/enter"))
+        .header("Origin", address)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<serde_json::Value>().await.unwrap()["meetingId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn guest_enters(guest: &TestApp2<'_>, room: &str) -> String {
+    enter(&guest.client, &guest.app.address, room).await
+}
 
 fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let s = html
@@ -24,8 +44,12 @@ async fn the_personal_room_has_a_stable_random_id_and_an_invite_link() {
         "roomy Tester&#39;s Meeting Room"
     );
     let room_id = between(&html, "id=\"room-id\">", "<").to_owned();
-    assert_eq!(room_id.len(), 10);
-    assert!(room_id.bytes().all(|b| b.is_ascii_digit()));
+    assert_eq!(room_id.len(), 12, "{room_id}");
+    assert_eq!(
+        yoom::meetings::personal::normalize_room_id(&room_id).as_deref(),
+        Some(room_id.as_str()),
+        "three groups of letters"
+    );
     let db = app.db().await;
     let account = yoom::auth::accounts::find_for_sign_in(&db, "roomy")
         .await
@@ -61,12 +85,14 @@ async fn ending_the_personal_room_closes_the_session_and_the_next_visit_opens_a_
 
     let page = app.get(&link).await.text().await.unwrap();
     assert!(page.contains("id=\"meeting-room\""));
-    let session = yoom::meetings::personal::find(&app.db().await, &room_id)
+    // Looking at the room opens nothing; joining does.
+    let room = yoom::meetings::personal::find(&app.db().await, &room_id)
         .await
         .unwrap()
-        .unwrap()
-        .meeting_id
         .unwrap();
+    assert_eq!(room.meeting_id, None, "a page view has no side effect");
+    assert!(page.contains("data-meeting-id=\"\""));
+    let session = enter(&app.client, &app.address, &room_id).await;
     // A guest arriving by the link joins the same session.
     let guest = app.other_client();
     guest.signed_in_as("visitor").await;
@@ -77,15 +103,9 @@ async fn ending_the_personal_room_closes_the_session_and_the_next_visit_opens_a_
             .text()
             .await
             .unwrap()
-            .contains("id=\"meeting-room\"")
+            .contains(&format!("data-meeting-id=\"{session}\""))
     );
-    let same = yoom::meetings::personal::find(&app.db().await, &room_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .meeting_id
-        .unwrap();
-    assert_eq!(same, session);
+    assert_eq!(guest_enters(&guest, &room_id).await, session);
 
     assert_eq!(
         guest
@@ -120,12 +140,7 @@ async fn ending_the_personal_room_closes_the_session_and_the_next_visit_opens_a_
             .unwrap()
             .contains("id=\"meeting-room\"")
     );
-    let next = yoom::meetings::personal::find(&db, &room_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .meeting_id
-        .unwrap();
+    let next = guest_enters(&guest, &room_id).await;
     assert_ne!(next, session);
     let m = store::find(&db, &next).await.unwrap().unwrap();
     assert_eq!(m.description, "host Tester's Meeting Room");

@@ -291,9 +291,21 @@ async fn opening_a_personal_room_creates_its_call_once() {
     app.signed_in_as("roomy").await;
     let page = app.get("/personal-room").await.text().await.unwrap();
     let start = page.find("?personal=true").expect("invite link");
-    let room = &page[start - 10..start];
+    let room = &page[start - 12..start];
+    let res = app.get(&format!("/meeting/{room}?personal=true")).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        mock.requests().is_empty(),
+        "looking at the room calls nobody"
+    );
     for _ in 0..2 {
-        let res = app.get(&format!("/meeting/{room}?personal=true")).await;
+        let res = app
+            .client
+            .post(app.url(&format!("/meeting/{room}/enter")))
+            .header("Origin", &app.address)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
     }
     let creates: Vec<Recorded> = mock
@@ -978,7 +990,7 @@ async fn the_secret_is_never_served_by_any_page_script_or_answer() {
     let scheduled = app.schedule_in(30, "Later").await;
     let personal = app.get("/personal-room").await.text().await.unwrap();
     let at = personal.find("?personal=true").unwrap();
-    let room = personal[at - 10..at].to_owned();
+    let room = personal[at - 12..at].to_owned();
     let pages = vec![
         "/".to_owned(),
         "/upcoming".into(),

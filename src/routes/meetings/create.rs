@@ -5,11 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CREATE_FAILED, add_toast, announce_meeting, html_with_status, meeting_link, redirect};
+use super::{
+    CREATE_FAILED, add_toast, announce_meeting, html_with_status, meeting_link, redirect,
+    too_many_meetings_message,
+};
 use crate::auth::CurrentUser;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::errors::AppError;
+use crate::limits::Limits;
 use crate::meetings::schedule::{self, ScheduleErrors};
 use crate::meetings::{Meeting, MeetingKind, store};
 use crate::routes::{Shell, paths};
@@ -49,6 +53,7 @@ pub async fn create_instant(
     user: CurrentUser,
     pool: web::Data<Pool>,
     media: web::Data<Media>,
+    limits: web::Data<Limits>,
     form: web::Form<InstantForm>,
 ) -> Result<HttpResponse, AppError> {
     let description = match schedule::clean_description(&form.description) {
@@ -64,6 +69,15 @@ pub async fn create_instant(
             return html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered);
         }
     };
+    if let Err(wait) = limits.meetings_created.try_hit(&user.id) {
+        let modal = InstantModal {
+            description: form.description.clone(),
+            shell: Shell::new(user, paths::HOME),
+            error: Some(too_many_meetings_message(wait)),
+        };
+        let rendered = render_block!(htmx::is_htmx(req.headers()), modal, as_form);
+        return html_with_status(StatusCode::TOO_MANY_REQUESTS, rendered);
+    }
     let now = time::now();
     let meeting = store::create(
         &pool,
@@ -145,6 +159,7 @@ pub async fn schedule(
     pool: web::Data<Pool>,
     settings: web::Data<Settings>,
     media: web::Data<Media>,
+    limits: web::Data<Limits>,
     form: web::Form<ScheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     let now = time::now();
@@ -178,6 +193,23 @@ pub async fn schedule(
             return Ok(res);
         }
     };
+    if let Err(wait) = limits.meetings_created.try_hit(&user.id) {
+        let is_htmx = htmx::is_htmx(req.headers());
+        let message = too_many_meetings_message(wait);
+        let modal = ScheduleModal {
+            shell: Shell::new(user, paths::HOME),
+            description: form.description.clone(),
+            when: form.starts_at.clone(),
+            errors: ScheduleErrors::default(),
+            error: Some(message.clone()),
+        };
+        let rendered = render_block!(is_htmx, modal, as_form);
+        let mut res = html_with_status(StatusCode::TOO_MANY_REQUESTS, rendered)?;
+        if is_htmx {
+            add_toast(&mut res, &message);
+        }
+        return Ok(res);
+    }
     let meeting = store::create(
         &pool,
         &user.id,

@@ -8,7 +8,7 @@ mod join;
 
 pub use actions::{calendar, cancel, end, presence};
 pub use create::{create_instant, instant_modal, schedule, schedule_modal};
-pub use gate::{meeting_page, ready};
+pub use gate::{enter, meeting_page, ready};
 pub use join::{join, join_modal};
 
 use actix_web::http::{StatusCode, header};
@@ -90,4 +90,20 @@ pub(super) fn meeting_id(raw: &str) -> Result<String, AppError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| AppError::NotFound("No meeting has that ID.".into()))
+}
+
+/// What someone who created many meetings in a short time is told.
+pub(super) fn too_many_meetings(wait: std::time::Duration) -> AppError {
+    let message = too_many_meetings_message(wait);
+    AppError::TooManyRequests {
+        message,
+        retry_after: wait.as_secs().max(1),
+    }
+}
+
+pub(super) fn too_many_meetings_message(wait: std::time::Duration) -> String {
+    format!(
+        "You created many meetings in a short time. Please wait {} and try again.",
+        crate::rate_limit::describe_wait(wait)
+    )
 }

@@ -40,6 +40,8 @@ struct RecordingsPage {
     next: Option<String>,
     /// Stream did not list every recent meeting's recordings in time.
     partial: bool,
+    /// This person asked for fresh listings often lately: these are the stored ones.
+    limited: bool,
     /// Recordings come from a hosted provider, which needs a while after a call to make them.
     hosted: bool,
 }
@@ -57,6 +59,7 @@ pub async fn list(
     settings: web::Data<Settings>,
     signer: web::Data<ShareSigner>,
     media: web::Data<Media>,
+    limits: web::Data<crate::limits::Limits>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let cursor =
@@ -68,11 +71,19 @@ pub async fn list(
         };
     let now = time::now();
     // The first page brings in what the provider has (later pages continue the same list).
-    let freshness = if cursor.is_none() {
-        hosted::refresh_for(&pool, &media, &user.id, now).await?
-    } else {
+    // Each refresh asks the provider about up to 50 meetings: a person reloading in a loop
+    // would spend the whole app's quota, so beyond a few a while they see what is stored.
+    let limited = cursor.is_none()
+        && media.stream().is_some()
+        && limits.recording_listings.try_hit(&user.id).is_err();
+    let freshness = if cursor.is_some() || limited {
         Freshness::Complete
+    } else {
+        hosted::refresh_for(&pool, &media, &user.id, now).await?
     };
+    if limited {
+        tracing::info!(user = %user.id, "recordings listing limit reached; showing stored ones");
+    }
     let (listed, next) =
         store::list_for(&pool, &user.id, cursor.as_ref(), crate::meetings::PAGE_SIZE).await?;
     let cards = listed
@@ -96,6 +107,7 @@ pub async fn list(
         cards,
         next: next.map(|c| c.encode()),
         partial: freshness == Freshness::Partial,
+        limited,
         hosted: media.stream().is_some(),
     };
     if cursor.is_some() && htmx::is_htmx(req.headers()) {

@@ -17,7 +17,9 @@ const root = document.getElementById("meeting-room");
 const $ = (id) => document.getElementById(id);
 
 const config = {
+  // Empty for a personal room with no session open yet: joining opens one (see enterRoom).
   meetingId: root?.dataset.meetingId,
+  roomId: root?.dataset.roomId,
   self: { id: root?.dataset.userId, name: root?.dataset.userName || "You", image: root?.dataset.userImage || null },
   owner: root?.dataset.owner === "true",
   adapter: root?.dataset.adapter || "mesh",
@@ -74,6 +76,12 @@ async function join() {
   button.disabled = true;
   button.textContent = "Joining…";
   lockSetup(true);
+  try {
+    await enterRoom();
+  } catch (error) {
+    joining = false;
+    return failed(error);
+  }
   if ($("join-muted").checked) {
     local.unavailable = setup.availability();
     // Off means off: no open device at all, not a muted one.
@@ -103,6 +111,28 @@ async function join() {
     joining = false;
   }
   enterCall();
+}
+
+// A personal room's page is looked at without changing anything; its session (a meeting, and
+// a call at a hosted provider) is opened only now, when someone joins.
+async function enterRoom() {
+  if (config.meetingId || !config.roomId) return;
+  let res;
+  try {
+    res = await fetch(`/meeting/${encodeURIComponent(config.roomId)}/enter`, {
+      method: "POST",
+      headers: { Accept: "application/json" },
+    });
+  } catch {
+    throw { code: "unreachable", message: "Could not reach the server. Check your connection and try again." };
+  }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok || !body.meetingId) {
+    throw { code: res.status === 404 ? "not_found" : "enter_failed", message: body.error?.message || "The meeting room could not be opened." };
+  }
+  config.meetingId = body.meetingId;
+  cloud.meetingId = body.meetingId;
+  root.dataset.meetingId = body.meetingId;
 }
 
 function enterCall() {
