@@ -121,7 +121,12 @@ fn run(
     let policy = web::Data::new(SecurityPolicy::widened(settings.origin(), &sources));
     let identity = web::Data::new(identity);
     let limits = web::Data::new(AuthLimits::default());
-    let abuse_limits = web::Data::new(crate::limits::Limits::new(settings.meetings_per_hour));
+    let abuse_limits = web::Data::new(crate::limits::Limits::new(
+        settings.meetings_per_hour,
+        ClientAddress {
+            trust_proxy: settings.trust_proxy,
+        },
+    ));
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
     });
@@ -136,10 +141,13 @@ fn run(
             open_per_account: crate::recordings::MAX_OPEN_PER_ACCOUNT,
         },
     ));
-    let signer = web::Data::new(crate::recordings::share::ShareSigner::new(
-        key.master(),
-        settings.recording_link_days * 86_400,
-    ));
+    let signer = web::Data::new(
+        crate::recordings::share::ShareSigner::new(
+            key.master(),
+            settings.recording_link_days * 86_400,
+        )
+        .with_origin(settings.origin()),
+    );
     crate::jobs::spawn_recording_sweeper(uploads.clone(), media.clone());
     crate::jobs::spawn_idle_meeting_sweeper(pool.clone(), media.clone(), settings.meeting_idle_end);
     let settings = web::Data::new(settings);

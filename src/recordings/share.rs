@@ -11,6 +11,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct ShareSigner {
     key: Vec<u8>,
     pub lifetime_secs: i64,
+    /// The public origin full links start with (`BASE_URL`).
+    origin: String,
 }
 
 impl std::fmt::Debug for ShareSigner {
@@ -37,6 +39,7 @@ impl ShareSigner {
         Self {
             key: mac.finalize().into_bytes().to_vec(),
             lifetime_secs,
+            origin: String::new(),
         }
     }
 
@@ -50,6 +53,16 @@ impl ShareSigner {
             mac.update(format!("recording:{id}:v{version}:{exp}").as_bytes());
         }
         mac
+    }
+
+    /// Full links start with this origin (`https://meet.example.com`).
+    pub fn with_origin(self, origin: String) -> Self {
+        Self { origin, ..self }
+    }
+
+    /// The full link for `id` at its share `version`, expiring `lifetime_secs` after `now`.
+    pub fn url(&self, id: &str, version: i64, now: i64) -> String {
+        format!("{}{}", self.origin, self.link(id, version, now))
     }
 
     /// The path and query of a link for `id` at its share `version`, expiring

@@ -13,7 +13,7 @@ use crate::htmx;
 use crate::limits::Limits;
 use crate::meetings::link::MeetingLink;
 use crate::meetings::{Meeting, attendance, personal, store};
-use crate::rate_limit::{ClientAddress, describe_wait};
+use crate::rate_limit::describe_wait;
 use crate::time;
 use crate::video::Media;
 
@@ -132,15 +132,19 @@ pub async fn meeting_page(
     settings: web::Data<Settings>,
     media: web::Data<Media>,
     limits: web::Data<Limits>,
-    address: web::Data<ClientAddress>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let raw = path.into_inner();
     let now = time::now();
-    let address = address.of(&req);
-    let target = match limits.join_try(&user.id, &address) {
+    let target = match limits.join_try(&user.id, &req) {
         Err(wait) => Err(wait),
-        Ok(()) => Ok(visible_target(&pool, &raw, &user).await?),
+        Ok(counted) => {
+            let target = visible_target(&pool, &raw, &user).await?;
+            if !matches!(target, Target::Nothing) {
+                counted.found();
+            }
+            Ok(target)
+        }
     };
     let (state, meeting, title, room_id, is_owner) = match target {
         Err(wait) => (too_many_tries(wait), None, String::new(), None, false),
@@ -150,7 +154,6 @@ pub async fn meeting_page(
             session,
             owner,
         }) => {
-            limits.join_found(&user.id, &address);
             let is_owner = room.account_id == user.id;
             (
                 GateState::Room,
@@ -161,7 +164,6 @@ pub async fn meeting_page(
             )
         }
         Ok(Target::Meeting(m)) => {
-            limits.join_found(&user.id, &address);
             let is_owner = m.is_owner(&user.id);
             let state = if m.cancelled_at.is_some() {
                 GateState::Cancelled

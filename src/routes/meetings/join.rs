@@ -13,7 +13,7 @@ use crate::db::Pool;
 use crate::errors::AppError;
 use crate::limits::Limits;
 use crate::meetings::link::{LinkError, MeetingLink};
-use crate::rate_limit::{ClientAddress, describe_wait};
+use crate::rate_limit::describe_wait;
 use crate::routes::{Shell, paths};
 use crate::{htmx, render_block, render_page};
 
@@ -56,11 +56,9 @@ pub async fn join(
     pool: web::Data<Pool>,
     settings: web::Data<Settings>,
     limits: web::Data<Limits>,
-    address: web::Data<ClientAddress>,
     form: web::Form<JoinForm>,
 ) -> Result<HttpResponse, AppError> {
-    let address = address.of(&req);
-    let (status, target) = match limits.join_try(&user.id, &address) {
+    let (status, target) = match limits.join_try(&user.id, &req) {
         Err(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
             Err(format!(
@@ -68,16 +66,16 @@ pub async fn join(
                 describe_wait(wait)
             )),
         ),
-        Ok(()) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            find(&req, &pool, &settings, &user, &form.link).await?,
-        ),
+        Ok(counted) => {
+            let found = find(&req, &pool, &settings, &user, &form.link).await?;
+            if found.is_ok() {
+                counted.found();
+            }
+            (StatusCode::UNPROCESSABLE_ENTITY, found)
+        }
     };
     match target {
-        Ok(location) => {
-            limits.join_found(&user.id, &address);
-            Ok(redirect(&req, &location))
-        }
+        Ok(location) => Ok(redirect(&req, &location)),
         Err(message) => {
             tracing::info!(user = %user.id, "join form: no meeting found");
             let modal = JoinModal {

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::uuid;
 use crate::auth::CurrentUser;
-use crate::config::Settings;
 use crate::db::Pool;
 use crate::errors::AppError;
 use crate::meetings::store as meetings;
@@ -56,7 +55,6 @@ pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<Pool>,
-    settings: web::Data<Settings>,
     signer: web::Data<ShareSigner>,
     media: web::Data<Media>,
     limits: web::Data<crate::limits::Limits>,
@@ -92,10 +90,8 @@ pub async fn list(
             let is_owner = l.owner_id == user.id;
             RecordingCard {
                 // Only the host hands out links that play without an account.
-                share_link: is_owner.then(|| {
-                    let link = signer.link(&l.recording.id, l.recording.share_version, now);
-                    format!("{}{link}", settings.origin())
-                }),
+                share_link: is_owner
+                    .then(|| signer.url(&l.recording.id, l.recording.share_version, now)),
                 is_owner,
                 title: l.title,
                 recording: l.recording,
@@ -146,7 +142,6 @@ pub async fn page(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<Pool>,
-    settings: web::Data<Settings>,
     signer: web::Data<ShareSigner>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -159,10 +154,7 @@ pub async fn page(
     render_page!(
         req,
         RecordingPage {
-            share_link: is_owner.then(|| {
-                let link = signer.link(&rec.id, rec.share_version, time::now());
-                format!("{}{link}", settings.origin())
-            }),
+            share_link: is_owner.then(|| signer.url(&rec.id, rec.share_version, time::now())),
             file_url: format!("/recordings/{}/file", rec.id),
             meeting_id: rec.meeting_id.clone(),
             link_days: signer.lifetime_secs / 86_400,
