@@ -66,6 +66,10 @@ pub(crate) fn assert_server_call(r: &Recorded, method: &str, path: &str) {
     assert!(!auth.starts_with("Bearer"), "no Bearer prefix: {auth}");
     assert_eq!(verify_jwt(auth, SECRET), json!({ "server": true }));
     assert_eq!(r.header("stream-auth-type"), Some("jwt"));
+    assert_eq!(
+        r.header("x-stream-client"),
+        Some(concat!("yoom-", env!("CARGO_PKG_VERSION")))
+    );
     if method == "POST" {
         assert_eq!(r.header("content-type"), Some("application/json"));
     }

@@ -225,14 +225,17 @@ fn success(path: &str, body: &Value) -> Reply {
                 }
             }),
         ),
-        [
+        ["api", "v2", "video", "call", _, _, "mark_ended"]
+        | [
             "api",
             "v2",
             "video",
             "call",
             _,
             _,
-            "mark_ended" | "start_recording" | "stop_recording",
+            "recordings",
+            _,
+            "start" | "stop",
         ] => Reply::status(201, json!({ "duration": "1.00ms" })),
         ["api", "v2", "video", "call", _, _, _, "recordings", _] => {
             Reply::status(200, json!({ "duration": "1.00ms" }))

@@ -103,12 +103,12 @@ async fn the_host_starts_and_stops_streams_cloud_recording() {
         post_json(&app.client, &app, &format!("/meeting/{meeting}/recordings")).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["provider"], "stream");
-    let starts = mock.requests_to("/start_recording");
+    let starts = mock.requests_to("/recordings/composite/start");
     assert_eq!(starts.len(), 1);
     assert_server_call(
         &starts[0],
         "POST",
-        &format!("/api/v2/video/call/default/{meeting}/start_recording"),
+        &format!("/api/v2/video/call/default/{meeting}/recordings/composite/start"),
     );
     assert_eq!(starts[0].json(), json!({}));
     assert!(
@@ -128,12 +128,12 @@ async fn the_host_starts_and_stops_streams_cloud_recording() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let stops = mock.requests_to("/stop_recording");
+    let stops = mock.requests_to("/recordings/composite/stop");
     assert_eq!(stops.len(), 1);
     assert_server_call(
         &stops[0],
         "POST",
-        &format!("/api/v2/video/call/default/{meeting}/stop_recording"),
+        &format!("/api/v2/video/call/default/{meeting}/recordings/composite/stop"),
     );
 }
 
@@ -157,8 +157,8 @@ async fn only_the_host_or_attendees_the_host_allows_may_start_or_stop_it() {
         assert!(body["error"]["message"].as_str().unwrap().contains("host"));
         assert_eq!(post_json(&new_client(), &app, path).await.0, 401);
     }
-    assert!(mock.requests_to("/start_recording").is_empty());
-    assert!(mock.requests_to("/stop_recording").is_empty());
+    assert!(mock.requests_to("/recordings/composite/start").is_empty());
+    assert!(mock.requests_to("/recordings/composite/stop").is_empty());
 
     // The host lets everyone record: the attendee may, the stranger still may not.
     let res = app
@@ -171,7 +171,7 @@ async fn only_the_host_or_attendees_the_host_allows_may_start_or_stop_it() {
     assert_eq!(post_json(&guest.client, &app, &start).await.0, 202);
     assert_eq!(post_json(&guest.client, &app, &stop).await.0, 202);
     assert_eq!(post_json(&stranger.client, &app, &start).await.0, 403);
-    assert_eq!(mock.requests_to("/start_recording").len(), 1);
+    assert_eq!(mock.requests_to("/recordings/composite/start").len(), 1);
 
     // Unknown and malformed meetings.
     let (status, _) = post_json(
@@ -198,7 +198,7 @@ async fn streams_refusals_are_explained_and_starting_is_never_sent_twice() {
     let start = format!("/meeting/{meeting}/recordings");
 
     mock.script(
-        "/start_recording",
+        "/recordings/composite/start",
         vec![Reply::error(
             400,
             4,
@@ -213,7 +213,10 @@ async fn streams_refusals_are_explained_and_starting_is_never_sent_twice() {
     // An outage: one attempt only (a second could hide the first one's success), then a clear
     // message.
     mock.clear();
-    mock.script("/start_recording", vec![Reply::error(503, 0, "down"); 3]);
+    mock.script(
+        "/recordings/composite/start",
+        vec![Reply::error(503, 0, "down"); 3],
+    );
     let (status, body) = post_json(&app.client, &app, &start).await;
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -222,13 +225,13 @@ async fn streams_refusals_are_explained_and_starting_is_never_sent_twice() {
             .unwrap()
             .contains("could not be reached")
     );
-    assert_eq!(mock.requests_to("/start_recording").len(), 1);
+    assert_eq!(mock.requests_to("/recordings/composite/start").len(), 1);
 
     // A meeting that is over cannot be recorded, and Stream is not asked.
     mock.clear();
     app.post_form(&format!("/meeting/{meeting}/end"), &[]).await;
     assert_eq!(post_json(&app.client, &app, &start).await.0, 410);
-    assert!(mock.requests_to("/start_recording").is_empty());
+    assert!(mock.requests_to("/recordings/composite/start").is_empty());
 }
 
 #[tokio::test]

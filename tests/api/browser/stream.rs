@@ -312,8 +312,8 @@ async fn the_record_control_starts_and_stops_streams_recording_through_the_serve
         }),
         "{result}"
     );
-    assert_eq!(mock.requests_to("/start_recording").len(), 2);
-    assert_eq!(mock.requests_to("/stop_recording").len(), 1);
+    assert_eq!(mock.requests_to("/recordings/composite/start").len(), 2);
+    assert_eq!(mock.requests_to("/recordings/composite/stop").len(), 1);
 
     // Someone the host has not allowed: the server's answer is what they read, and the control
     // goes back to idle.
@@ -342,7 +342,7 @@ async fn the_record_control_starts_and_stops_streams_recording_through_the_serve
             .contains("host"),
         "{result}"
     );
-    assert_eq!(mock.requests_to("/start_recording").len(), 2);
+    assert_eq!(mock.requests_to("/recordings/composite/start").len(), 2);
     host.quit().await;
     guest.quit().await;
 }

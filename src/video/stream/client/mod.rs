@@ -17,6 +17,10 @@ use url::Url;
 
 /// Every meeting is a call of Stream's `default` type.
 pub const CALL_TYPE: &str = "default";
+/// Stream records a call as one composed video (its other types record each participant).
+pub const RECORDING_TYPE: &str = "composite";
+/// How this server names itself to Stream, as Stream's SDKs do (`stream-node-<version>`).
+pub const CLIENT_NAME: &str = concat!("yoom-", env!("CARGO_PKG_VERSION"));
 /// One attempt at a REST call may take this long, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -98,33 +102,34 @@ impl StreamClient {
 
     /// Ends the call `default:{id}` for everyone in it.
     pub async fn mark_ended(&self, id: &str) -> Result<Acknowledged, StreamError> {
-        self.call_action(id, "mark_ended", Repeat::Safe).await
+        self.call_action(id, &["mark_ended"], Repeat::Safe).await
     }
 
-    /// Starts Stream's own (composite) recording of the call `default:{id}`.
+    /// Starts Stream's composite recording of the call `default:{id}`
+    /// (`…/recordings/composite/start`, as Stream's Node SDK calls it since 0.7.49; the older
+    /// `…/start_recording` was removed from Stream's API).
     pub async fn start_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
-        self.call_action(id, "start_recording", Repeat::Never).await
+        self.call_action(id, &["recordings", RECORDING_TYPE, "start"], Repeat::Never)
+            .await
     }
 
-    /// Stops the recording of the call `default:{id}`.
+    /// Stops the composite recording of the call `default:{id}`.
     pub async fn stop_recording(&self, id: &str) -> Result<Acknowledged, StreamError> {
-        self.call_action(id, "stop_recording", Repeat::Never).await
+        self.call_action(id, &["recordings", RECORDING_TYPE, "stop"], Repeat::Never)
+            .await
     }
 
-    /// `POST /api/v2/video/call/default/{id}/{action}` with an empty body.
+    /// `POST /api/v2/video/call/default/{id}/{action…}` with an empty body.
     async fn call_action(
         &self,
         id: &str,
-        action: &str,
+        action: &[&str],
         repeat: Repeat,
     ) -> Result<Acknowledged, StreamError> {
-        self.send(
-            Method::POST,
-            &["api", "v2", "video", "call", CALL_TYPE, id, action],
-            Some(&serde_json::json!({})),
-            repeat,
-        )
-        .await
+        let mut path = vec!["api", "v2", "video", "call", CALL_TYPE, id];
+        path.extend_from_slice(action);
+        self.send(Method::POST, &path, Some(&serde_json::json!({})), repeat)
+            .await
     }
 
     /// Deletes one recording of the call `default:{id}` (and its file, when Stream stores it).
@@ -219,6 +224,7 @@ impl StreamClient {
             .request(method, url)
             .header(header::AUTHORIZATION, self.authorization.clone())
             .header("stream-auth-type", "jwt")
+            .header("x-stream-client", CLIENT_NAME)
             .header(header::ACCEPT, "application/json");
         if let Some(body) = body {
             request = request.json(body);
