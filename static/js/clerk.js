@@ -59,6 +59,9 @@ async function loadClerk({ withUi = false } = {}) {
     signInFallbackRedirectUrl: "/",
     signUpFallbackRedirectUrl: "/",
     afterSignOutUrl: SIGN_IN_URL,
+    // Clerk follows a redirect_url only to these origins, so a link such as
+    // /sign-in?redirect_url=https://elsewhere cannot send people away after signing in.
+    allowedRedirectOrigins: [window.location.origin],
     appearance: appearance(),
   });
   return clerk;

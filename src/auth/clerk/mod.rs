@@ -146,6 +146,9 @@ impl ClerkIdentity {
             Precheck::Verify(jwt) => jwt,
         };
         match self.verify_token(&jwt, now_ms).await {
+            Ok(claims) if claims.pending => {
+                SessionState::SignedOut("the session has a pending task (sts: pending)".into())
+            }
             Ok(claims) => SessionState::SignedIn(claims),
             Err(rejection) => {
                 if session::is_outage(&rejection) {

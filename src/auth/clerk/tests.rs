@@ -143,13 +143,36 @@ async fn every_kind_of_session_token_gets_the_outcome_clerks_sdk_gives_it() {
     let cases: Vec<(&str, String, Option<Reason>, Expected)> = vec![
         ("valid", good.clone(), None, SignedIn),
         (
-            "valid, RS512",
+            "RS512 (Clerk's SDK takes RS256 only)",
             sign(
                 with(session_header(), json!({"alg": "RS512"})),
                 claims(),
                 &rsa(KEY1),
                 Algorithm::RS512,
             ),
+            Some(Reason::TokenInvalidAlgorithm),
+            SignedOut,
+        ),
+        (
+            "RS384",
+            sign(
+                with(session_header(), json!({"alg": "RS384"})),
+                claims(),
+                &rsa(KEY1),
+                Algorithm::RS384,
+            ),
+            Some(Reason::TokenInvalidAlgorithm),
+            SignedOut,
+        ),
+        (
+            "a pending session (sts: pending) is valid but signed out",
+            token(json!({}), json!({"sts": "pending"})),
+            None,
+            SignedOut,
+        ),
+        (
+            "an active session (sts: active)",
+            token(json!({}), json!({"sts": "active"})),
             None,
             SignedIn,
         ),

@@ -4,8 +4,9 @@
 //! Order matters, because it decides which reason a bad token gets and so what the user sees:
 //! shape, header type, algorithm, signature, then `sub`, `azp`, `iss`, `exp`, `nbf`, `iat`.
 //! The signature is checked before any claim so a forged token learns nothing about our
-//! configuration. Only RSA (RS256/384/512) is accepted: `alg: none` and HMAC (where an attacker
-//! would sign with our public key as the secret) never reach a key.
+//! configuration. Only RS256 is accepted, as in Clerk's SDK (its JWKS and PEM imports are RS256
+//! keys): `alg: none`, HMAC (where an attacker would sign with our public key as the secret)
+//! and the other RSA variants never reach a key.
 
 use base64::Engine;
 use base64::alphabet;
@@ -199,17 +200,18 @@ pub struct SessionClaims {
     pub user_id: String,
     /// The Clerk session ID.
     pub session_id: Option<String>,
+    /// `sts: "pending"`: the session still has a task to finish (choosing an organization,
+    /// say). Clerk's `toAuth` treats it as signed out by default, and so do we.
+    pub pending: bool,
 }
 
 /// The algorithm named in the header, if it is one we accept.
 fn rsa_algorithm(alg: Option<&Value>) -> Result<Algorithm, Rejection> {
     match alg.and_then(Value::as_str) {
         Some("RS256") => Ok(Algorithm::RS256),
-        Some("RS384") => Ok(Algorithm::RS384),
-        Some("RS512") => Ok(Algorithm::RS512),
         other => Err(Rejection::new(
             Reason::TokenInvalidAlgorithm,
-            format!("Invalid JWT algorithm {other:?}. Supported: RS256,RS384,RS512."),
+            format!("Invalid JWT algorithm {other:?}. Supported: RS256."),
         )),
     }
 }
@@ -346,5 +348,6 @@ fn check_claims(
     Ok(SessionClaims {
         user_id: sub.clone(),
         session_id: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+        pending: claims.get("sts").and_then(Value::as_str) == Some("pending"),
     })
 }

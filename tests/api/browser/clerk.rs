@@ -66,3 +66,38 @@ async fn a_valid_clerk_session_cookie_opens_home_and_a_stale_one_gets_the_refres
     browser.snapshot("clerk-refresh").await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn clerk_js_may_only_redirect_to_our_own_origin_after_sign_in() {
+    let mock = ClerkMock::start().await;
+    let app = spawn_clerk_app(&mock, &[]).await;
+    let browser = Browser::start(BrowserOptions::default()).await;
+    browser
+        .goto(&app.url("/sign-in?redirect_url=https%3A%2F%2Fevil.example%2Fphish"))
+        .await;
+    // clerk-js cannot load offline; stand in for it and record what the page asks of it.
+    browser
+        .execute(
+            "window.__internal_ClerkUICtor = function () {};\
+             window.Clerk = { user: null, \
+               load: async (options) => { window.loadOptions = options; }, \
+               mountSignIn: (el, options) => { window.mountOptions = options; } };",
+            vec![],
+        )
+        .await;
+    let seen = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             const poll = () => window.mountOptions \
+               ? done({ allowed: window.loadOptions.allowedRedirectOrigins, \
+                        redirect: window.mountOptions.fallbackRedirectUrl, \
+                        origin: window.location.origin }) \
+               : setTimeout(poll, 50);\
+             poll();",
+            vec![],
+        )
+        .await;
+    assert_eq!(seen["allowed"], json!([seen["origin"]]), "{seen}");
+    assert_eq!(seen["redirect"], "/", "a foreign redirect_url becomes Home");
+    browser.quit().await;
+}
