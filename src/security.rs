@@ -80,6 +80,26 @@ impl SecurityPolicy {
     }
 }
 
+/// Behind https every cookie we set carries `Secure`, whichever handler set it (the session
+/// middleware sets its own; Clerk's helper cookies and any later one are covered here).
+fn secure_cookies(headers: &mut actix_web::http::header::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let secured = cookie.to_str().ok().and_then(|text| {
+            let has_secure = text
+                .split(';')
+                .skip(1)
+                .any(|attr| attr.trim().eq_ignore_ascii_case("secure"));
+            (!has_secure).then(|| HeaderValue::from_str(&format!("{text}; Secure")).ok())?
+        });
+        headers.append(header::SET_COOKIE, secured.unwrap_or(cookie));
+    }
+}
+
 const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(self), \
      geolocation=(), payment=(), usb=()";
 
@@ -102,6 +122,7 @@ pub async fn security_headers(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
+        secure_cookies(headers);
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

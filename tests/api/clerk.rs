@@ -560,3 +560,33 @@ async fn sign_out_clears_clerks_cookies_and_signs_clerk_js_out_on_the_sign_in_pa
     let html = app.get("/sign-in").await.text().await.unwrap();
     assert!(html.contains(r#"data-sign-out="true""#));
 }
+
+#[tokio::test]
+async fn behind_https_every_cookie_clerk_mode_sets_is_secure() {
+    let mock = ClerkMock::start().await;
+    let app = spawn_clerk_app(&mock, &[("BASE_URL", "https://meet.example.com")]).await;
+    let res = app
+        .client
+        .post(app.url("/sign-out"))
+        .header("Origin", "https://meet.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 5, "{cookies:?}");
+    for cookie in &cookies {
+        assert!(cookie.contains("; Secure"), "{cookie}");
+    }
+    assert_eq!(
+        res.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
+}
