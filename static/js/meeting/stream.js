@@ -21,6 +21,13 @@
 //   canRecordInCloud()           whether Stream gives me the start-record-call capability
 // and two more events: audio {id, stream}, a remote participant's audio for the speaker meter;
 // capabilities {}, my capabilities in the call changed.
+//
+// Beside it: stream-media.js binds remote video and audio elements, stream-stats.js turns
+// the SDK's stats reports into the stats panel's rows, stream-failures.js words failures.
+
+import { StreamBindings } from "./stream-media.js";
+import { statsRows } from "./stream-stats.js";
+import { describeFailure, joinError, withTimeout } from "./stream-failures.js";
 
 const root = document.getElementById("meeting-room");
 const CALL_TYPE = "default";
@@ -34,28 +41,6 @@ const ANNOUNCED = new Set(["recording", "recording-permission"]);
 // Media does not pass through our server, so the page tells it "I am here" this often (the
 // server counts someone present for a minute after the last word).
 const PRESENCE_MS = 25000;
-const UNREACHABLE = "The video service did not answer. Check your connection, then retry.";
-
-function joinError(code, message) {
-  return Object.assign(new Error(message), { code, ours: true });
-}
-
-// Why the SDK failed, in words: an answer from Stream refusing us, or no answer at all.
-function describeFailure(error) {
-  if (typeof error?.status === "number" && error.status > 0) {
-    const said = error.response?.data?.message || error.message;
-    return joinError("join_failed", `The video service refused to let you join: ${said}`);
-  }
-  return joinError("unreachable", UNREACHABLE);
-}
-
-function withTimeout(promise, ms) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(joinError("unreachable", UNREACHABLE)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 let sdkPromise = null;
 function loadSdk() {
@@ -94,15 +79,13 @@ export class StreamAdapter extends EventTarget {
     this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
     this.cloudRecording = false; // Stream's call state: is the call being recorded
     this.recordingName = ""; // who started it, as their page announced
-    this.videos = new Map(); // sessionId → {element, type, unbind}
-    this.audios = new Map(); // sessionId → {elements, unbinds}
+    this.media = new StreamBindings({ call: () => this.call, sharesScreen: (id) => !!this.remote.get(id)?.screen });
     this.audioStreams = new Map(); // sessionId → the MediaStream last announced
     this.subscriptions = [];
     this.offs = [];
     this.statRows = [];
     this.lastReport = null;
     this.tokenError = null;
-    this.sinkId = "";
   }
 
   get selfId() {
@@ -310,14 +293,14 @@ export class StreamAdapter extends EventTarget {
       const before = this.remote.get(info.id);
       this.remote.set(info.id, info);
       if (!before) {
-        this.bindAudio(info.id);
+        this.media.bindAudio(info.id);
         this.emit("participant-joined", { participant: { ...info } });
         // Hands raised, recordings running and permissions given before someone arrived are
         // news to them.
         if (this.state.hand) this.sendHand(true);
         for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
       } else if (["name", "image", "audio", "video", "screen", "hand", "owner"].some((k) => before[k] !== info[k])) {
-        if (before.screen !== info.screen) this.rebindVideo(info.id);
+        if (before.screen !== info.screen) this.media.rebindVideo(info.id);
         this.emit("participant-updated", { participant: { ...info } });
       }
       const audioStream = p.audioStream ?? null;
@@ -330,68 +313,18 @@ export class StreamAdapter extends EventTarget {
       if (seen.has(id)) continue;
       this.remote.delete(id);
       this.audioStreams.delete(id);
-      this.unbind(id);
+      this.media.unbind(id);
       this.emit("participant-left", { id });
     }
   }
 
   /** Lets Stream drive a remote tile's video (it subscribes only to what is shown). */
   bindVideo(id, element) {
-    if (!this.call || !element) return;
-    this.videos.get(id)?.unbind?.();
-    this.videos.set(id, { element, type: null, unbind: null });
-    this.rebindVideo(id);
-  }
-
-  rebindVideo(id) {
-    const entry = this.videos.get(id);
-    if (!entry || !this.call) return;
-    const type = this.remote.get(id)?.screen ? "screenShareTrack" : "videoTrack";
-    if (entry.type === type && entry.unbind) return;
-    entry.unbind?.();
-    entry.type = type;
-    entry.unbind = this.call.bindVideoElement(entry.element, id, type) ?? null;
-  }
-
-  bindAudio(id) {
-    if (!this.call || this.audios.has(id)) return;
-    let box = document.getElementById("stream-audio");
-    if (!box) {
-      box = document.createElement("div");
-      box.id = "stream-audio";
-      box.hidden = true;
-      document.body.append(box);
-    }
-    const entry = { elements: [], unbinds: [] };
-    for (const type of ["audioTrack", "screenShareAudioTrack"]) {
-      const audio = document.createElement("audio");
-      audio.autoplay = true;
-      if (this.sinkId) audio.setSinkId?.(this.sinkId).catch(() => {});
-      box.append(audio);
-      entry.elements.push(audio);
-      const unbind = this.call.bindAudioElement(audio, id, type);
-      if (unbind) entry.unbinds.push(unbind);
-    }
-    this.audios.set(id, entry);
-  }
-
-  unbind(id) {
-    this.videos.get(id)?.unbind?.();
-    this.videos.delete(id);
-    const audio = this.audios.get(id);
-    audio?.unbinds.forEach((u) => u());
-    audio?.elements.forEach((el) => {
-      el.srcObject = null;
-      el.remove();
-    });
-    this.audios.delete(id);
+    this.media.bindVideo(id, element);
   }
 
   setAudioOutput(sinkId) {
-    this.sinkId = sinkId || "";
-    for (const { elements } of this.audios.values()) {
-      for (const el of elements) el.setSinkId?.(this.sinkId).catch(() => {});
-    }
+    this.media.setSinkId(sinkId);
   }
 
   // ---- Publishing -------------------------------------------------------------------------
@@ -474,34 +407,8 @@ export class StreamAdapter extends EventTarget {
   // ---- Stats ------------------------------------------------------------------------------
 
   readStats(report) {
-    const before = this.lastReport;
+    this.statRows = statsRows(report, this.lastReport);
     this.lastReport = report;
-    const seconds = before && report.timestamp > before.timestamp ? (report.timestamp - before.timestamp) / 1000 : 0;
-    const kbps = (now, then) => (seconds ? Math.max(0, ((now - then) * 8) / 1000 / seconds) : null);
-    const pub = report.publisherStats;
-    const sub = report.subscriberStats;
-    const audio = report.subscriberAudioStats;
-    const size = (s) => (s?.highestFrameWidth ? `${s.highestFrameWidth}×${s.highestFrameHeight}` : null);
-    const received = (audio?.totalPacketsReceived ?? 0) + (audio?.totalPacketsLost ?? 0);
-    const where = report.datacenter ? ` (${report.datacenter})` : "";
-    this.statRows = [
-      {
-        name: `Sending to Stream${where}`,
-        rtt: pub?.averageRoundTripTimeInMs || null,
-        up: pub && before ? kbps(pub.totalBytesSent, before.publisherStats?.totalBytesSent ?? 0) : null,
-        down: null,
-        resolution: size(pub),
-        loss: null,
-      },
-      {
-        name: `Receiving from Stream${where}`,
-        rtt: sub?.averageRoundTripTimeInMs || null,
-        up: null,
-        down: sub && before ? kbps(sub.totalBytesReceived, before.subscriberStats?.totalBytesReceived ?? 0) : null,
-        resolution: size(sub),
-        loss: received > 0 ? (100 * audio.totalPacketsLost) / received : null,
-      },
-    ];
   }
 
   /** Rows for the stats panel: what we send to Stream's SFU and what we receive from it. */
@@ -532,13 +439,10 @@ export class StreamAdapter extends EventTarget {
     this.subscriptions = [];
     this.offs.forEach((off) => off?.());
     this.offs = [];
-    for (const id of [...this.remote.keys()]) {
-      this.unbind(id);
-      this.emit("participant-left", { id });
-    }
+    this.media.clear();
+    for (const id of [...this.remote.keys()]) this.emit("participant-left", { id });
     this.remote.clear();
     this.audioStreams.clear();
-    document.getElementById("stream-audio")?.remove();
     const call = this.call;
     const client = this.client;
     this.call = null;

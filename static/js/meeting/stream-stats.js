@@ -1,0 +1,36 @@
+// The stats panel's rows on the Stream meeting page, from the SDK's call stats reports
+// (call.state.callStatsReport$): what we send to Stream's SFU and what we receive from it.
+// There are no peer connections of ours to measure, so stats.js shows these rows as they are.
+
+/**
+ * Rows ({name, rtt, up, down, resolution, loss}, as stats.js draws them) from the latest
+ * report; `before`, the report before it, gives the bit rates.
+ */
+export function statsRows(report, before) {
+  const seconds = before && report.timestamp > before.timestamp ? (report.timestamp - before.timestamp) / 1000 : 0;
+  const kbps = (now, then) => (seconds ? Math.max(0, ((now - then) * 8) / 1000 / seconds) : null);
+  const pub = report.publisherStats;
+  const sub = report.subscriberStats;
+  const audio = report.subscriberAudioStats;
+  const size = (s) => (s?.highestFrameWidth ? `${s.highestFrameWidth}×${s.highestFrameHeight}` : null);
+  const received = (audio?.totalPacketsReceived ?? 0) + (audio?.totalPacketsLost ?? 0);
+  const where = report.datacenter ? ` (${report.datacenter})` : "";
+  return [
+    {
+      name: `Sending to Stream${where}`,
+      rtt: pub?.averageRoundTripTimeInMs || null,
+      up: pub && before ? kbps(pub.totalBytesSent, before.publisherStats?.totalBytesSent ?? 0) : null,
+      down: null,
+      resolution: size(pub),
+      loss: null,
+    },
+    {
+      name: `Receiving from Stream${where}`,
+      rtt: sub?.averageRoundTripTimeInMs || null,
+      up: null,
+      down: sub && before ? kbps(sub.totalBytesReceived, before.subscriberStats?.totalBytesReceived ?? 0) : null,
+      resolution: size(sub),
+      loss: received > 0 ? (100 * audio.totalPacketsLost) / received : null,
+    },
+  ];
+}
