@@ -13,6 +13,7 @@ use crate::errors::AppError;
 use crate::meetings::store;
 use crate::recordings;
 use crate::video::Media;
+use crate::video::stream::deliveries;
 use crate::video::stream::webhook::{self, Event};
 
 fn unauthorized(message: &str) -> HttpResponse {
@@ -70,31 +71,52 @@ pub async fn stream(
     let event = webhook::parse(&body)
         .map_err(|e| AppError::BadRequest(format!("The event could not be read: {e}.")))?;
     let now = crate::time::now();
-    match &event {
+    let delivery = deliveries::delivery_id(header_str(headers, "x-webhook-id"), &body);
+    if !deliveries::claim(&pool, &delivery, now).await? {
+        tracing::info!(%delivery, "Stream webhook delivered again; already applied");
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "duplicate": true })));
+    }
+    if let Err(e) = apply(&pool, stream, &event, now).await {
+        // Stream retries a failed delivery: let the retry be applied.
+        if let Err(release) = deliveries::release(&pool, &delivery).await {
+            tracing::error!(error = ?release, %delivery, "could not release a webhook delivery");
+        }
+        return Err(e);
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+/// Applies one event to the database.
+async fn apply(
+    pool: &Pool,
+    stream: &crate::video::stream::StreamMedia,
+    event: &Event,
+    now: i64,
+) -> Result<(), AppError> {
+    match event {
         Event::CallEnded { meeting_id } => {
-            let known = store::close(&pool, meeting_id, now).await?;
+            let known = store::close(pool, meeting_id, now).await?;
             tracing::info!(meeting = %meeting_id, known, "Stream says the call ended");
         }
         Event::ParticipantJoined {
             meeting_id,
             user_id,
         } => {
-            let recorded = store::record_reported_join(&pool, meeting_id, user_id, now).await?;
+            let recorded = store::record_reported_join(pool, meeting_id, user_id, now).await?;
             tracing::info!(meeting = %meeting_id, user = %user_id, recorded, "participant joined (Stream)");
         }
         Event::ParticipantLeft {
             meeting_id,
             user_id,
         } => {
-            store::record_leave(&pool, meeting_id, user_id, now).await?;
+            store::record_leave(pool, meeting_id, user_id, now).await?;
         }
         Event::RecordingReady {
             meeting_id,
             recording,
         } => {
             let saved =
-                recordings::hosted::save_stream_recording(&pool, meeting_id, recording, now)
-                    .await?;
+                recordings::hosted::save_stream_recording(pool, meeting_id, recording, now).await?;
             // The next Recordings page asks Stream again rather than trust an older listing.
             stream.forget_listing(meeting_id);
             tracing::info!(meeting = %meeting_id, file = %recording.filename, saved, "Stream recording ready");
@@ -103,5 +125,5 @@ pub async fn stream(
             tracing::debug!(kind = %kind, "Stream webhook ignored");
         }
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+    Ok(())
 }

@@ -19,3 +19,4 @@ mod signal_abuse;
 mod stream;
 mod stream_mock;
 mod stream_recordings;
+mod stream_webhooks;

@@ -5,6 +5,7 @@
 //! tells us about attendance and recordings by webhook.
 
 pub mod client;
+pub mod deliveries;
 pub mod token;
 pub mod webhook;
 
