@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, integration tests and the browser tests.
+# Runs every test: formatting, lints, the Stream meeting page's type check, unit tests,
+# integration tests and the browser tests.
 # Installs what the browser tests need (Debian's chromium and chromium-driver) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== type-check the Stream meeting page"
+scripts/typecheck-stream.sh
 echo "== cargo test"
 cargo test --all-targets

@@ -27,7 +27,31 @@
 
 import { StreamBindings } from "./stream-media.js";
 import { statsRows } from "./stream-stats.js";
-import { describeFailure, joinError, withTimeout } from "./stream-failures.js";
+import { describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
+
+/**
+ * What the vendored bundle exports (the entry in scripts/vendor-stream.sh), typed by the
+ * definitions of the client version it is built from (scripts/typecheck-stream.sh).
+ * @typedef {typeof import("/static/vendor/stream/stream-video-client.js")} StreamSdk
+ */
+/** @typedef {import("@stream-io/video-client").Call} Call */
+/** @typedef {import("@stream-io/video-client").StreamVideoClient} StreamVideoClient */
+/** @typedef {import("@stream-io/video-client").StreamVideoParticipant} StreamVideoParticipant */
+/** @typedef {import("@stream-io/video-client").CallStatsReport} CallStatsReport */
+/** @typedef {import("./stream-failures.js").JoinError} JoinError */
+/** @typedef {import("./stream-stats.js").StatsRow} StatsRow */
+/** @typedef {{ id: string, name: string, image?: string | null }} Self */
+/**
+ * A remote participant as room.js sees one (mesh.js sends the same shape).
+ * @typedef {{ id: string, userId: string, name: string, image: string | null, audio: boolean,
+ *   video: boolean, screen: boolean, hand: boolean, owner: boolean }} Participant
+ */
+/** @typedef {"audio" | "video" | "screen"} Kind */
+
+/** What makes room.js draw a participant's tile again when it changes. @type {readonly (keyof Participant)[]} */
+const SHOWN = ["name", "image", "audio", "video", "screen", "hand", "owner"];
+/** @type {readonly Kind[]} */
+const KINDS = ["audio", "video", "screen"];
 
 const root = document.getElementById("meeting-room");
 const CALL_TYPE = "default";
@@ -42,11 +66,13 @@ const ANNOUNCED = new Set(["recording", "recording-permission"]);
 // server counts someone present for a minute after the last word).
 const PRESENCE_MS = 25000;
 
+/** @type {Promise<StreamSdk> | null} */
 let sdkPromise = null;
+/** @returns {Promise<StreamSdk>} */
 function loadSdk() {
   // The hashed URL from the page is cached for good; the plain path is the fallback.
   const url = root?.dataset.streamBundle || "/static/vendor/stream/stream-video-client.js";
-  sdkPromise ??= import(url).catch((e) => {
+  sdkPromise ??= /** @type {Promise<StreamSdk>} */ (import(url)).catch((e) => {
     sdkPromise = null;
     throw e;
   });
@@ -55,37 +81,62 @@ function loadSdk() {
 
 // A screen track is told apart from a camera by what the browser says about its source
 // (room.js also marks it with contentHint "detail").
+/** @param {MediaStreamTrack | null} track */
 function isScreen(track) {
   return !!track && (track.contentHint === "detail" || !!track.getSettings?.().displaySurface);
 }
 
 export class StreamAdapter extends EventTarget {
+  /** @param {{ meetingId: string, self: Self }} options */
   constructor({ meetingId, self }) {
     super();
     this.meetingId = meetingId;
     this.self = self;
     this.apiKey = root?.dataset.streamApiKey ?? "";
     this.baseUrl = root?.dataset.streamUrl || undefined;
+    /** @type {StreamVideoClient | null} */
     this.client = null;
+    /** @type {Call | null} */
     this.call = null;
+    /** @type {StreamSdk | null} */
     this.sdk = null;
-    this.phase = "idle"; // idle | joining | joined | reconnecting | closed
+    /** @type {"idle" | "joining" | "joined" | "reconnecting" | "closed"} */
+    this.phase = "idle";
+    /** @type {{ audio: MediaStreamTrack | null, video: MediaStreamTrack | null }} */
     this.tracks = { audio: null, video: null };
     this.state = { audio: false, video: false, screen: false, hand: false };
+    /** @type {Record<Kind, MediaStreamTrack | null>} */
     this.published = { audio: null, video: null, screen: null }; // track published per type
+    /** @type {Promise<void>} */
     this.publishing = Promise.resolve();
-    this.remote = new Map(); // sessionId → participant info
-    this.hands = new Map(); // userId → raised
+    /** @type {Map<string, Participant>} */
+    this.remote = new Map(); // by session ID
+    /** @type {Map<string, boolean>} */
+    this.hands = new Map(); // user ID → raised
+    /** @type {Map<string, Record<string, unknown>>} */
     this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
     this.cloudRecording = false; // Stream's call state: is the call being recorded
     this.recordingName = ""; // who started it, as their page announced
     this.media = new StreamBindings({ call: () => this.call, sharesScreen: (id) => !!this.remote.get(id)?.screen });
-    this.audioStreams = new Map(); // sessionId → the MediaStream last announced
+    /** @type {Map<string, MediaStream | null>} */
+    this.audioStreams = new Map(); // session ID → the MediaStream last announced
+    /** @type {{ unsubscribe(): void }[]} */
     this.subscriptions = [];
+    /** @type {(() => void)[]} */
     this.offs = [];
+    /** @type {StatsRow[]} */
     this.statRows = [];
+    /** @type {CallStatsReport | null} */
     this.lastReport = null;
+    /** @type {JoinError | null} */
     this.tokenError = null;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.presenceTimer = undefined;
+  }
+
+  /** Left, or given up: leave() and failures may close the adapter during any await. */
+  get closed() {
+    return this.phase === "closed";
   }
 
   get selfId() {
@@ -129,6 +180,10 @@ export class StreamAdapter extends EventTarget {
     return body.token;
   }
 
+  /**
+   * @param {{ stream?: MediaStream | null, audio?: boolean, video?: boolean }} [options]
+   * @returns {Promise<{ you: string | null, owner: boolean, maxParticipants: number }>}
+   */
   async join({ stream = null, audio = false, video = false } = {}) {
     this.tracks.audio = stream?.getAudioTracks()[0] ?? null;
     this.tracks.video = stream?.getVideoTracks()[0] ?? null;
@@ -151,16 +206,17 @@ export class StreamAdapter extends EventTarget {
           devicePersistence: { enabled: false },
         },
       });
+      /** @type {{ id: string, name: string, image?: string }} */
       const user = { id: this.self.id, name: this.self.name };
       if (this.self.image) user.image = this.self.image;
       await withTimeout(this.client.connectUser(user, () => this.fetchToken()), CONNECT_TIMEOUT_MS);
-      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      if (this.closed) throw joinError("closed", "Left before joining.");
       this.call = this.client.call(CALL_TYPE, this.meetingId);
       // room.js publishes its own tracks: Stream must not open the devices on its own.
       await Promise.all([this.call.camera.disable(), this.call.microphone.disable()]).catch(() => {});
       this.listen();
       await withTimeout(this.call.join({ create: true }), JOIN_TIMEOUT_MS);
-      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      if (this.closed) throw joinError("closed", "Left before joining.");
       this.phase = "joined";
       this.sync();
       this.syncParticipants(this.call.state.participants);
@@ -168,10 +224,10 @@ export class StreamAdapter extends EventTarget {
       this.presenceTimer = setInterval(() => this.presence(), PRESENCE_MS);
       return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
     } catch (error) {
-      if (!error?.ours) console.warn("stream: join failed", error);
+      if (!isJoinError(error)) console.warn("stream: join failed", error);
       this.close();
       if (this.tokenError) throw this.tokenError;
-      if (error?.ours && error.code !== "closed") throw error;
+      if (isJoinError(error) && error.code !== "closed") throw error;
       throw describeFailure(error);
     }
   }
@@ -192,13 +248,21 @@ export class StreamAdapter extends EventTarget {
     }
   }
 
+  /** @returns {string | null} */
   ownerId() {
     return this.call?.state.createdBy?.id ?? null;
   }
 
   listen() {
     const call = this.call;
-    const { CallingState } = this.sdk;
+    const sdk = this.sdk;
+    if (!call || !sdk) return;
+    const { CallingState } = sdk;
+    /**
+     * @template T
+     * @param {{ subscribe(next: (value: T) => void): { unsubscribe(): void } }} observable
+     * @param {(value: T) => void} fn
+     */
     const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
     sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
     sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
@@ -231,7 +295,12 @@ export class StreamAdapter extends EventTarget {
         this.fail("connection_lost", "Lost the connection to the video service.");
       }
     });
-    const on = (type, fn) => this.offs.push(call.on(type, fn));
+    /** @type {Call["on"]} */
+    const on = (type, fn) => {
+      const off = call.on(type, fn);
+      this.offs.push(off);
+      return off;
+    };
     on("call.ended", () => {
       if (this.phase === "closed") return;
       this.close();
@@ -260,7 +329,10 @@ export class StreamAdapter extends EventTarget {
     });
   }
 
-  /** The remote session of a user (the first, if they joined twice). */
+  /**
+   * The remote session of a user (the first, if they joined twice).
+   * @param {string | undefined} userId
+   */
   sessionOf(userId) {
     if (!userId) return null;
     for (const [id, info] of this.remote) if (info.userId === userId) return id;
@@ -269,8 +341,13 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Participants -----------------------------------------------------------------------
 
-  describe(p) {
-    const { hasAudio, hasVideo, hasScreenShare } = this.sdk;
+  /**
+   * @param {StreamVideoParticipant} p
+   * @param {StreamSdk} sdk
+   * @returns {Participant}
+   */
+  describe(p, sdk) {
+    const { hasAudio, hasVideo, hasScreenShare } = sdk;
     return {
       id: p.sessionId,
       userId: p.userId,
@@ -284,12 +361,15 @@ export class StreamAdapter extends EventTarget {
     };
   }
 
+  /** @param {StreamVideoParticipant[]} list */
   syncParticipants(list) {
+    const sdk = this.sdk;
+    if (!sdk) return;
     const seen = new Set();
     for (const p of list) {
       if (p.isLocalParticipant) continue;
       seen.add(p.sessionId);
-      const info = this.describe(p);
+      const info = this.describe(p, sdk);
       const before = this.remote.get(info.id);
       this.remote.set(info.id, info);
       if (!before) {
@@ -299,7 +379,7 @@ export class StreamAdapter extends EventTarget {
         // news to them.
         if (this.state.hand) this.sendHand(true);
         for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
-      } else if (["name", "image", "audio", "video", "screen", "hand", "owner"].some((k) => before[k] !== info[k])) {
+      } else if (SHOWN.some((k) => before[k] !== info[k])) {
         if (before.screen !== info.screen) this.media.rebindVideo(info.id);
         this.emit("participant-updated", { participant: { ...info } });
       }
@@ -318,11 +398,16 @@ export class StreamAdapter extends EventTarget {
     }
   }
 
-  /** Lets Stream drive a remote tile's video (it subscribes only to what is shown). */
+  /**
+   * Lets Stream drive a remote tile's video (it subscribes only to what is shown).
+   * @param {string} id
+   * @param {HTMLVideoElement | null | undefined} element
+   */
   bindVideo(id, element) {
     this.media.bindVideo(id, element);
   }
 
+  /** @param {string | null | undefined} sinkId */
   setAudioOutput(sinkId) {
     this.media.setSinkId(sinkId);
   }
@@ -336,37 +421,42 @@ export class StreamAdapter extends EventTarget {
   }
 
   async reconcile() {
-    if (this.phase !== "joined" || !this.call) return;
+    if (this.phase !== "joined" || !this.call || !this.sdk) return;
     const { TrackType } = this.sdk.SfuModels;
     const video = this.tracks.video;
+    /** @type {Record<Kind, MediaStreamTrack | null>} */
     const want = {
       audio: this.state.audio && this.tracks.audio?.readyState === "live" ? this.tracks.audio : null,
       video: !isScreen(video) && this.state.video && video?.readyState === "live" ? video : null,
-      screen: isScreen(video) && video.readyState === "live" ? video : null,
+      screen: video && isScreen(video) && video.readyState === "live" ? video : null,
     };
     const types = { audio: TrackType.AUDIO, video: TrackType.VIDEO, screen: TrackType.SCREEN_SHARE };
-    for (const kind of ["audio", "video", "screen"]) {
-      if (want[kind] === this.published[kind]) continue;
-      if (want[kind]) {
+    for (const kind of KINDS) {
+      const track = want[kind];
+      if (track === this.published[kind]) continue;
+      if (track) {
         // Stream publishes a clone: our own track stays ours to stop.
-        await this.call.publish(new MediaStream([want[kind]]), types[kind]);
+        await this.call.publish(new MediaStream([track]), types[kind]);
       } else {
         await this.call.stopPublish(types[kind]);
       }
-      this.published[kind] = want[kind];
+      this.published[kind] = track;
     }
   }
 
+  /** @param {{ audio: boolean, video: boolean, screen?: boolean }} state */
   setMediaState({ audio, video, screen = false }) {
     Object.assign(this.state, { audio: !!audio, video: !!video, screen: !!screen });
     this.sync();
   }
 
+  /** @param {MediaStreamTrack | null | undefined} track */
   replaceVideoTrack(track) {
     this.tracks.video = track ?? null;
     return this.sync();
   }
 
+  /** @param {MediaStreamTrack | null | undefined} track */
   replaceAudioTrack(track) {
     this.tracks.audio = track ?? null;
     // A fresh microphone track comes with the microphone turned on.
@@ -376,10 +466,15 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Reactions and hands ----------------------------------------------------------------
 
+  /** @param {string} emoji */
   sendReaction(emoji) {
     this.call?.sendReaction({ type: "reaction", emoji_code: emoji, custom: { emoji } }).catch((e) => console.warn("stream: reaction", e));
   }
 
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} detail
+   */
   announce(type, detail) {
     if (!ANNOUNCED.has(type)) return;
     // "Not recording" and "only the host records" are where a newcomer starts anyway.
@@ -391,14 +486,20 @@ export class StreamAdapter extends EventTarget {
     this.sendAnnouncement(type, detail);
   }
 
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} detail
+   */
   sendAnnouncement(type, detail) {
     this.call?.sendCustomEvent({ type: `yoom.${type}`, ...detail }).catch((e) => console.warn("stream: announce", e));
   }
 
+  /** @param {boolean} raised */
   sendHand(raised) {
     this.call?.sendCustomEvent({ type: HAND_EVENT, raised }).catch((e) => console.warn("stream: hand", e));
   }
 
+  /** @param {boolean} raised */
   setHandRaised(raised) {
     this.state.hand = !!raised;
     this.sendHand(this.state.hand);
@@ -406,6 +507,7 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Stats ------------------------------------------------------------------------------
 
+  /** @param {CallStatsReport} report */
   readStats(report) {
     this.statRows = statsRows(report, this.lastReport);
     this.lastReport = report;
@@ -418,10 +520,18 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Leaving ----------------------------------------------------------------------------
 
+  /**
+   * @param {string} type
+   * @param {unknown} detail
+   */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
   fail(code, message) {
     this.close();
     this.emit("error", { code, message });
