@@ -1,8 +1,11 @@
-// Why the Stream adapter (stream.js) could not join a call, in the words room.js shows: each
-// failure is an Error with a `code` room.js knows (unreachable, join_failed, …) and `ours`
-// set, so stream.js can tell its own failures from the SDK's.
+// Why the Stream adapter (stream.js) could not join a call, or lost it, in the words room.js
+// shows. A failure to join is an Error with a `code` room.js knows (unreachable, join_failed,
+// …) and `ours` set, so stream.js can tell its own failures from the SDK's.
 
 export const UNREACHABLE = "The video service did not answer. Check your connection, then retry.";
+// After joining: reconnecting gave up (room.js offers a retry), or the host removed me.
+export const CONNECTION_LOST = "Lost the connection to the video service.";
+export const REMOVED = "You were removed from the meeting.";
 
 /** @typedef {Error & { code: string, ours: true }} JoinError */
 

@@ -27,7 +27,7 @@
 
 import { StreamBindings } from "./stream-media.js";
 import { statsRows } from "./stream-stats.js";
-import { describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
+import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
 
 /**
  * What the vendored bundle exports (the entry in scripts/vendor-stream.sh), typed by the
@@ -239,10 +239,7 @@ export class StreamAdapter extends EventTarget {
         method: "POST",
         headers: { Accept: "application/json" },
       });
-      if (res.status === 410 && this.phase !== "closed") {
-        this.close();
-        this.emit("ended", {});
-      }
+      if (res.status === 410 && this.phase !== "closed") this.end();
     } catch {
       // Offline for a moment: the next beat will tell.
     }
@@ -273,6 +270,10 @@ export class StreamAdapter extends EventTarget {
       this.emit("recording", { active: this.cloudRecording, name: this.recordingName });
     });
     sub(call.state.ownCapabilities$, () => this.phase !== "closed" && this.emit("capabilities", {}));
+    // The SDK also leaves the call by itself (LEFT, never through RECONNECTING_FAILED): when
+    // the call ends, when I am removed or blocked, and when reconnecting gives up. What it
+    // heard before says which. (Leaving on purpose unsubscribes before the SDK gets there.)
+    let removed = false;
     let wasJoined = false;
     sub(call.state.callingState$, (state) => {
       if (this.phase === "closed") return;
@@ -292,7 +293,16 @@ export class StreamAdapter extends EventTarget {
           this.emit("connection", { state: "reconnecting" });
         }
       } else if (state === CallingState.RECONNECTING_FAILED) {
-        this.fail("connection_lost", "Lost the connection to the video service.");
+        this.fail("connection_lost", CONNECTION_LOST);
+      } else if (state === CallingState.LEFT && (this.phase === "joined" || this.phase === "reconnecting")) {
+        // Kicked through the SFU, the SDK marks the call ended too: being removed comes first.
+        if (removed || call.state.blockedUserIds?.includes(this.self.id)) {
+          this.fail("forbidden", REMOVED);
+        } else if (call.state.endedAt) {
+          this.end();
+        } else {
+          this.fail("connection_lost", CONNECTION_LOST);
+        }
       }
     });
     /** @type {Call["on"]} */
@@ -302,9 +312,18 @@ export class StreamAdapter extends EventTarget {
       return off;
     };
     on("call.ended", () => {
-      if (this.phase === "closed") return;
-      this.close();
-      this.emit("ended", {});
+      if (this.phase !== "closed") this.end();
+    });
+    // The SFU's word that the call is over for me (the SDK then leaves), and the
+    // coordinator's that I was removed or blocked.
+    on("callEnded", (e) => {
+      if (e.reason === sdk.SfuModels.CallEndedReason.KICKED) removed = true;
+    });
+    on("call.kicked_user", (e) => {
+      if (e.user?.id === this.self.id) removed = true;
+    });
+    on("call.blocked_user", (e) => {
+      if (e.user?.id === this.self.id) removed = true;
     });
     on("call.reaction_new", (e) => {
       const emoji = e.reaction?.custom?.emoji ?? e.reaction?.emoji_code;
@@ -535,6 +554,12 @@ export class StreamAdapter extends EventTarget {
   fail(code, message) {
     this.close();
     this.emit("error", { code, message });
+  }
+
+  /** The meeting is over: room.js says the host ended it. */
+  end() {
+    this.close();
+    this.emit("ended", {});
   }
 
   leave() {

@@ -346,3 +346,206 @@ async fn the_record_control_starts_and_stops_streams_recording_through_the_serve
     host.quit().await;
     guest.quit().await;
 }
+
+// ---- stream.js against a stand-in for the SDK's call ------------------------------------------
+//
+// A whole Stream call needs Stream's SFU, which the closed network here does not have. These
+// tests put an adapter from stream.js "in a call" whose state and events the test drives,
+// with the enums of the real vendored bundle, on a Stream meeting page of our server.
+
+/// Prepended to the scripts below: `stubCall(createdBy)`, a stand-in for the SDK's `Call`
+/// (observables with a current value, events by name, the methods stream.js calls), and
+/// `joined(self, call)`, an adapter in that call as after `join()`, with a log of the
+/// "ended", "error" and "connection" events it sent room.js.
+const STUB_CALL: &str = r#"
+    const subject = (value) => {
+      const subs = new Set();
+      return {
+        get value() { return value; },
+        subscribe(fn) {
+          const s = { fn };
+          subs.add(s);
+          fn(value);
+          return { unsubscribe: () => subs.delete(s) };
+        },
+        next(v) {
+          value = v;
+          for (const s of [...subs]) s.fn(v);
+        },
+      };
+    };
+    const stubCall = (createdBy) => {
+      const handlers = new Map();
+      const callingState$ = subject("joined");
+      const participants$ = subject([]);
+      const state = {
+        callingState$, participants$,
+        callStatsReport$: subject(undefined), recording$: subject(false), ownCapabilities$: subject([]),
+        get callingState() { return callingState$.value; },
+        get participants() { return participants$.value; },
+        endedAt: undefined, blockedUserIds: [], createdBy: { id: createdBy }, ownCapabilities: [],
+        localParticipant: { sessionId: "my-session" },
+      };
+      return {
+        state,
+        leaves: 0,
+        on(type, fn) {
+          if (!handlers.has(type)) handlers.set(type, new Set());
+          handlers.get(type).add(fn);
+          return () => handlers.get(type).delete(fn);
+        },
+        fire(type, e) {
+          for (const fn of [...(handlers.get(type) ?? [])]) fn(e);
+        },
+        async leave() {
+          this.leaves++;
+          if (callingState$.value === "left") throw new Error("Cannot leave call that has already been left.");
+        },
+        bindAudioElement: () => () => {},
+        bindVideoElement: () => () => {},
+        sendCustomEvent: async () => {},
+        sendReaction: async () => {},
+        publish: async () => {},
+        stopPublish: async () => {},
+      };
+    };
+    const joined = async (self, call) => {
+      const root = document.getElementById("meeting-room");
+      const sdk = await import(root.dataset.streamBundle);
+      const { StreamAdapter } = await import("/static/js/meeting/stream.js");
+      const a = new StreamAdapter({ meetingId: root.dataset.meetingId, self });
+      const log = [];
+      for (const type of ["ended", "error", "connection"]) {
+        a.addEventListener(type, (e) => log.push({ type, ...e.detail }));
+      }
+      a.sdk = sdk;
+      a.call = call;
+      a.client = { disconnectUser: async () => {} };
+      a.phase = "joined";
+      a.listen();
+      return { a, sdk, log };
+    };
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+"#;
+
+/// Signs up, starts an instant meeting from Home and waits on its setup screen (Stream mode,
+/// with the mock).
+async fn on_a_stream_meeting_page(browser: &Browser, app: &crate::helpers::TestApp) {
+    sign_up(browser, app, "stub_stella", "Stella Stub").await;
+    browser.goto(&app.url("/")).await;
+    browser.click_css("#card-new").await;
+    browser.wait("dialog#modal[open]").await;
+    browser.click_css("dialog#modal button[type=submit]").await;
+    browser.wait_for_path(|p| p.starts_with("/meeting/")).await;
+    browser.wait("#setup #join-button").await;
+}
+
+async fn run_against_a_stub_call(body: &str) -> Value {
+    let mock = MockStream::start().await;
+    let vars = mock.vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let browser = Browser::start(BrowserOptions::default()).await;
+    on_a_stream_meeting_page(&browser, &app).await;
+    let script = format!(
+        "const done = arguments[arguments.length - 1];\n{STUB_CALL}\n(async () => {{\n{body}\n}})()\
+         .catch((e) => done({{ error: String((e && e.stack) || e) }}));"
+    );
+    let result = browser.execute_async(&script, vec![]).await;
+    browser.quit().await;
+    result
+}
+
+/// Stream leaves a call by itself (CallingState.LEFT, never through RECONNECTING_FAILED) when
+/// the call is ended, when I am removed or blocked, and when reconnecting gives up: the page
+/// says which, instead of staying "joined" with no media.
+#[tokio::test]
+async fn when_stream_leaves_the_call_by_itself_the_page_says_ended_removed_or_lost() {
+    let result = run_against_a_stub_call(
+        r#"
+        const me = { id: "me-id", name: "Me" };
+        const out = {};
+        const left = async (call, sdk) => {
+          call.state.callingState$.next(sdk.CallingState.LEFT);
+          await tick();
+        };
+        {
+          // Ended by the host: the SFU says callEnded (ENDED); the SDK marks the call ended,
+          // then leaves.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("callEnded", { reason: sdk.SfuModels.CallEndedReason.ENDED });
+          call.state.endedAt = new Date();
+          await left(call, sdk);
+          out.ended = { log, phase: a.phase };
+        }
+        {
+          // Kicked: the SFU says callEnded (KICKED); the SDK marks the call ended here too.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("callEnded", { reason: sdk.SfuModels.CallEndedReason.KICKED });
+          call.state.endedAt = new Date();
+          await left(call, sdk);
+          out.kicked = { log, phase: a.phase };
+        }
+        {
+          // Kicked, as the coordinator tells it.
+          const call = stubCall("host-id");
+          const { sdk, log } = await joined(me, call);
+          call.fire("call.kicked_user", { type: "call.kicked_user", user: { id: "me-id" } });
+          await left(call, sdk);
+          out.kickedUser = log;
+        }
+        {
+          // Blocked: the SDK adds me to the blocked users, then leaves.
+          const call = stubCall("host-id");
+          const { sdk, log } = await joined(me, call);
+          call.fire("call.blocked_user", { type: "call.blocked_user", user: { id: "me-id" } });
+          call.state.blockedUserIds = ["me-id"];
+          await left(call, sdk);
+          out.blocked = log;
+        }
+        {
+          // Someone else is removed; then reconnecting gives up and the SDK leaves.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("call.kicked_user", { type: "call.kicked_user", user: { id: "other-id" } });
+          call.fire("call.blocked_user", { type: "call.blocked_user", user: { id: "other-id" } });
+          call.state.callingState$.next(sdk.CallingState.RECONNECTING);
+          await left(call, sdk);
+          out.gaveUp = { log, phase: a.phase };
+        }
+        {
+          // Leaving on purpose says nothing more.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          a.leave();
+          await left(call, sdk);
+          out.onPurpose = { log, leaves: call.leaves };
+        }
+        done(out);
+        "#,
+    )
+    .await;
+    let removed = json!({ "type": "error", "code": "forbidden",
+                          "message": "You were removed from the meeting." });
+    assert_eq!(
+        result,
+        json!({
+            "ended": { "log": [{ "type": "ended" }], "phase": "closed" },
+            "kicked": { "log": [removed], "phase": "closed" },
+            "kickedUser": [removed],
+            "blocked": [removed],
+            "gaveUp": {
+                "log": [
+                    { "type": "connection", "state": "reconnecting" },
+                    { "type": "error", "code": "connection_lost",
+                      "message": "Lost the connection to the video service." }
+                ],
+                "phase": "closed"
+            },
+            "onPurpose": { "log": [], "leaves": 1 }
+        }),
+        "{result}"
+    );
+}
