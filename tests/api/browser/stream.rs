@@ -549,3 +549,70 @@ async fn when_stream_leaves_the_call_by_itself_the_page_says_ended_removed_or_lo
         "{result}"
     );
 }
+
+/// The SDK's video stats (publisherStats, subscriberStats) leave audio out: someone with
+/// only a microphone still sees what they send and receive.
+#[tokio::test]
+async fn the_stats_rows_count_audio_as_well_as_video() {
+    let result = run_against_a_stub_call(
+        r#"
+        const call = stubCall("host-id");
+        const { a } = await joined({ id: "me-id", name: "Me" }, call);
+        const video = (o) => ({ totalBytesSent: 0, totalBytesReceived: 0, averageJitterInMs: 0,
+          averageRoundTripTimeInMs: 0, qualityLimitationReasons: "none", highestFrameWidth: 0,
+          highestFrameHeight: 0, highestFramesPerSecond: 0, codec: "", codecPerTrackType: {},
+          timestamp: 0, rawReport: { streams: [], timestamp: 0 }, ...o });
+        const audio = (o) => ({ totalBytesSent: 0, totalBytesReceived: 0, averageJitterInMs: 0,
+          averageRoundTripTimeInMs: 0, codec: "", codecPerTrackType: {}, timestamp: 0,
+          totalConcealedSamples: 0, totalConcealmentEvents: 0, totalPacketsReceived: 0,
+          totalPacketsLost: 0, ...o });
+        const report = (timestamp, o) => ({ datacenter: "ams", participants: {}, timestamp,
+          publisherStats: video({}), subscriberStats: video({}),
+          publisherAudioStats: audio({}), subscriberAudioStats: audio({}), ...o });
+        const stats = call.state.callStatsReport$;
+        // Two seconds of audio only.
+        stats.next(report(1000, {
+          publisherAudioStats: audio({ totalBytesSent: 1000, averageRoundTripTimeInMs: 42 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 2000, averageRoundTripTimeInMs: 40,
+            totalPacketsReceived: 90, totalPacketsLost: 10 }),
+        }));
+        stats.next(report(3000, {
+          publisherAudioStats: audio({ totalBytesSent: 9000, averageRoundTripTimeInMs: 42 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 18000, averageRoundTripTimeInMs: 40,
+            totalPacketsReceived: 90, totalPacketsLost: 10 }),
+        }));
+        const audioOnly = a.statsRows();
+        // Then two seconds of audio and video.
+        stats.next(report(5000, {
+          publisherStats: video({ totalBytesSent: 20000, averageRoundTripTimeInMs: 30,
+            highestFrameWidth: 1280, highestFrameHeight: 720 }),
+          publisherAudioStats: audio({ totalBytesSent: 17000, averageRoundTripTimeInMs: 31 }),
+          subscriberStats: video({ totalBytesReceived: 40000, averageRoundTripTimeInMs: 29,
+            highestFrameWidth: 640, highestFrameHeight: 360 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 34000, averageRoundTripTimeInMs: 28,
+            totalPacketsReceived: 190, totalPacketsLost: 10 }),
+        }));
+        done({ audioOnly, both: a.statsRows() });
+        "#,
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({
+            "audioOnly": [
+                { "name": "Sending to Stream (ams)", "rtt": 42, "up": 32, "down": null,
+                  "resolution": null, "loss": null },
+                { "name": "Receiving from Stream (ams)", "rtt": 40, "up": null, "down": 64,
+                  "resolution": null, "loss": 10 }
+            ],
+            // Up: (20000 video + 8000 more audio bytes) in 2 s; down: 40000 + 16000.
+            "both": [
+                { "name": "Sending to Stream (ams)", "rtt": 30, "up": 112, "down": null,
+                  "resolution": "1280×720", "loss": null },
+                { "name": "Receiving from Stream (ams)", "rtt": 29, "up": null, "down": 224,
+                  "resolution": "640×360", "loss": 5 }
+            ]
+        }),
+        "{result}"
+    );
+}
