@@ -903,6 +903,43 @@ async fn the_meeting_page_names_the_stream_adapter_key_and_coordinator() {
     assert!(html.contains("data-stream-bundle=\"/static/vendor/stream/stream-video-client.js?v="));
 }
 
+/// stream.js takes the host from the page, not from the call's creator at Stream: a guest's
+/// page names the meeting's owner, and a personal room's account before any session is open.
+#[tokio::test]
+async fn a_guests_meeting_page_names_the_host() {
+    let mock = MockStream::start().await;
+    let app = stream_app(&mock).await;
+    app.signed_in_as("hostess").await;
+    let host = my_id(&app).await;
+    let meeting = app.start_instant("Hosted").await;
+    let personal = app.get("/personal-room").await.text().await.unwrap();
+    let at = personal.find("?personal=true").expect("invite link");
+    let room = personal[at - 12..at].to_owned();
+    let guest = app.other_client();
+    guest.signed_in_as("visitor").await;
+    let token: Value = guest.get("/api/token").await.json().await.unwrap();
+    let guest_id = token["user"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(guest_id, host);
+    for path in [
+        format!("/meeting/{meeting}"),
+        format!("/meeting/{room}?personal=true"),
+    ] {
+        let res = guest.get(&path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(r#"id="meeting-room""#), "{path}");
+        assert!(
+            html.contains(&format!(r#"data-user-id="{guest_id}""#)),
+            "{path}"
+        );
+        assert!(html.contains(r#"data-owner="false""#), "{path}");
+        assert!(
+            html.contains(&format!(r#"data-host-id="{host}""#)),
+            "{path} names the host"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_csp_allows_stream_hosts_only_in_stream_mode() {
     let mock = MockStream::start().await;

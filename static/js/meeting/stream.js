@@ -92,6 +92,8 @@ export class StreamAdapter extends EventTarget {
     super();
     this.meetingId = meetingId;
     this.self = self;
+    // The host is whoever our server says (the meeting's owner), not the call's creator.
+    this.hostId = root?.dataset.hostId || null;
     this.apiKey = root?.dataset.streamApiKey ?? "";
     this.baseUrl = root?.dataset.streamUrl || undefined;
     /** @type {StreamVideoClient | null} */
@@ -247,7 +249,7 @@ export class StreamAdapter extends EventTarget {
 
   /** @returns {string | null} */
   ownerId() {
-    return this.call?.state.createdBy?.id ?? null;
+    return this.hostId;
   }
 
   listen() {

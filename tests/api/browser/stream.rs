@@ -616,3 +616,46 @@ async fn the_stats_rows_count_audio_as_well_as_video() {
         "{result}"
     );
 }
+
+/// The host is whoever our server names in data-host-id, not whoever Stream says created the
+/// call: their tile is marked as the host's, and only their word on who may record counts.
+#[tokio::test]
+async fn the_host_is_the_one_our_server_names_not_the_calls_creator() {
+    let result = run_against_a_stub_call(
+        r#"
+        const root = document.getElementById("meeting-room");
+        const hostId = root.dataset.hostId;
+        const call = stubCall("creator-id");
+        const { a } = await joined({ id: "guest-id", name: "Guest" }, call);
+        const people = [];
+        a.addEventListener("participant-joined", (e) => people.push(e.detail.participant));
+        const permissions = [];
+        a.addEventListener("recording-permission", (e) => permissions.push(e.detail.allowed));
+        call.state.participants$.next([
+          { sessionId: "s-host", userId: hostId, name: "Host", publishedTracks: [] },
+          { sessionId: "s-creator", userId: "creator-id", name: "Creator", publishedTracks: [] },
+        ]);
+        call.fire("custom", { custom: { type: "yoom.recording-permission", allowed: false },
+                              user: { id: "creator-id" } });
+        call.fire("custom", { custom: { type: "yoom.recording-permission", allowed: true },
+                              user: { id: hostId } });
+        done({
+          hostIsMe: !!hostId && hostId === root.dataset.userId,
+          ownerId: a.ownerId() === hostId,
+          owners: people.map((p) => [p.name, p.owner]),
+          permissions,
+        });
+        "#,
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({
+            "hostIsMe": true,
+            "ownerId": true,
+            "owners": [["Host", true], ["Creator", false]],
+            "permissions": [true]
+        }),
+        "{result}"
+    );
+}
