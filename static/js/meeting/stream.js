@@ -22,10 +22,12 @@
 // and two more events: audio {id, stream}, a remote participant's audio for the speaker meter;
 // capabilities {}, my capabilities in the call changed.
 //
-// Beside it: stream-media.js binds remote video and audio elements, stream-stats.js turns
-// the SDK's stats reports into the stats panel's rows, stream-failures.js words failures.
+// Beside it: stream-people.js describes remote participants, stream-media.js binds their
+// video and audio elements, stream-stats.js turns the SDK's stats reports into the stats
+// panel's rows, stream-failures.js words failures.
 
 import { StreamBindings } from "./stream-media.js";
+import { changed, participantOf } from "./stream-people.js";
 import { statsRows } from "./stream-stats.js";
 import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
 
@@ -40,16 +42,10 @@ import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, with
 /** @typedef {import("@stream-io/video-client").CallStatsReport} CallStatsReport */
 /** @typedef {import("./stream-failures.js").JoinError} JoinError */
 /** @typedef {import("./stream-stats.js").StatsRow} StatsRow */
+/** @typedef {import("./stream-people.js").Participant} Participant */
 /** @typedef {{ id: string, name: string, image?: string | null }} Self */
-/**
- * A remote participant as room.js sees one (mesh.js sends the same shape).
- * @typedef {{ id: string, userId: string, name: string, image: string | null, audio: boolean,
- *   video: boolean, screen: boolean, hand: boolean, owner: boolean }} Participant
- */
 /** @typedef {"audio" | "video" | "screen"} Kind */
 
-/** What makes room.js draw a participant's tile again when it changes. @type {readonly (keyof Participant)[]} */
-const SHOWN = ["name", "image", "audio", "video", "screen", "hand", "owner"];
 /** @type {readonly Kind[]} */
 const KINDS = ["audio", "video", "screen"];
 
@@ -362,26 +358,6 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Participants -----------------------------------------------------------------------
 
-  /**
-   * @param {StreamVideoParticipant} p
-   * @param {StreamSdk} sdk
-   * @returns {Participant}
-   */
-  describe(p, sdk) {
-    const { hasAudio, hasVideo, hasScreenShare } = sdk;
-    return {
-      id: p.sessionId,
-      userId: p.userId,
-      name: p.name || p.userId || "Participant",
-      image: p.image || null,
-      audio: hasAudio(p),
-      video: hasVideo(p),
-      screen: hasScreenShare(p),
-      hand: !!this.hands.get(p.userId),
-      owner: !!p.userId && p.userId === this.ownerId(),
-    };
-  }
-
   /** @param {StreamVideoParticipant[]} list */
   syncParticipants(list) {
     const sdk = this.sdk;
@@ -390,7 +366,7 @@ export class StreamAdapter extends EventTarget {
     for (const p of list) {
       if (p.isLocalParticipant) continue;
       seen.add(p.sessionId);
-      const info = this.describe(p, sdk);
+      const info = participantOf(p, sdk, { hand: !!this.hands.get(p.userId), hostId: this.ownerId() });
       const before = this.remote.get(info.id);
       this.remote.set(info.id, info);
       if (!before) {
@@ -400,7 +376,7 @@ export class StreamAdapter extends EventTarget {
         // news to them.
         if (this.state.hand) this.sendHand(true);
         for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
-      } else if (SHOWN.some((k) => before[k] !== info[k])) {
+      } else if (changed(before, info)) {
         if (before.screen !== info.screen) this.media.rebindVideo(info.id);
         this.emit("participant-updated", { participant: { ...info } });
       }
