@@ -72,14 +72,21 @@ async fn open_modal(browser: &Browser, card: &str) {
 
 async fn close_modal(browser: &Browser) {
     browser.press_key("\u{E00C}").await; // Escape
-    browser
+    gone(browser, "dialog#modal[open]").await;
+}
+
+/// Waits until nothing matches `css` (a dialog closed, a panel hidden).
+async fn gone(browser: &Browser, css: &str) {
+    let done = browser
         .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             const poll = () => document.querySelector('dialog#modal[open]') ? setTimeout(poll, 50) : done(true);\
+            "const [css, done] = arguments; const started = Date.now();\
+             const poll = () => !document.querySelector(css) ? done(true)\
+               : Date.now() - started > 5000 ? done(false) : setTimeout(poll, 50);\
              poll();",
-            vec![],
+            vec![json!(css)],
         )
         .await;
+    assert_eq!(done, true, "{css} is still there");
 }
 
 /// A short recording made through the upload API from the page, so its page can be checked.
@@ -173,7 +180,21 @@ async fn every_page_and_the_call_meet_wcag_2_1_aa() {
     found.extend(violations(guest, "call (guest)").await);
     host.click_css("#toggle-participants").await;
     found.extend(violations(host, "call with participants").await);
+    host.click_css("#shortcuts-button").await;
+    host.wait("dialog#shortcuts[open]").await;
+    found.extend(violations(host, "shortcuts dialog").await);
     wait_state(host, "joined").await;
+
+    // Arrivals are told through the one polite live region, never one per tile.
+    let told = host
+        .execute(
+            "return [document.getElementById('announcer').textContent, \
+                     document.getElementById('announcer').getAttribute('aria-live'), \
+                     document.querySelectorAll('.tile [aria-live], .tile [role=status], .tile[aria-live]').length]",
+            vec![],
+        )
+        .await;
+    assert_eq!(told, json!(["Grace Hopper joined", "polite", 0]));
 
     for b in browsers {
         b.quit().await;
@@ -184,4 +205,165 @@ async fn every_page_and_the_call_meet_wcag_2_1_aa() {
         found.len(),
         found.join("\n")
     );
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const SPACE: &str = "\u{E00D}";
+const ESCAPE: &str = "\u{E00C}";
+const ALT: &str = "\u{E00A}";
+
+async fn pressed(browser: &Browser, id: &str) -> String {
+    browser
+        .execute(
+            "return document.getElementById(arguments[0]).getAttribute('aria-pressed')",
+            vec![json!(id)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until `id`'s aria-pressed is `value` (the adapter answers asynchronously).
+async fn wait_pressed(browser: &Browser, id: &str, value: &str) {
+    let start = std::time::Instant::now();
+    while pressed(browser, id).await != value {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{id} is aria-pressed={}, wanted {value}",
+            pressed(browser, id).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_whole_call_works_from_the_keyboard_alone() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_sign_up("keys_only", "Kay Board", "correct horse battery")
+            .await
+            .status(),
+        303
+    );
+    let browser = Browser::start(super::call::media_browser()).await;
+    // A fresh browser: sign in with keys only.
+    browser.goto(&app.url("/sign-in")).await;
+    browser.tab_to("#username", 10).await;
+    browser.keys("keys_only").await;
+    browser.keys(TAB).await;
+    assert!(
+        browser.has_focus("#password").await,
+        "password follows username"
+    );
+    browser.keys("correct horse battery").await;
+    browser.keys(ENTER).await;
+    browser.wait_for_path(|p| p == "/").await;
+
+    // Start a meeting: New Meeting, then the modal's button (it has the focus when it opens).
+    browser.tab_to("#card-new", 30).await;
+    browser.keys(ENTER).await;
+    browser.wait("dialog#modal[open]").await;
+    assert!(browser.has_focus("dialog#modal button[type=submit]").await);
+    // Tab stays inside the open modal.
+    for _ in 0..6 {
+        browser.keys(TAB).await;
+        let inside = browser
+            .execute(
+                "return document.getElementById('modal').contains(document.activeElement)",
+                vec![],
+            )
+            .await;
+        assert_eq!(inside, true, "the focus left the modal");
+    }
+    // Escape gives the focus back to the card that opened it.
+    browser.keys(ESCAPE).await;
+    gone(&browser, "dialog#modal[open]").await;
+    assert!(
+        browser.has_focus("#card-new").await,
+        "focus returns to the card"
+    );
+    browser.keys(ENTER).await;
+    browser.wait("dialog#modal[open]").await;
+    browser.keys(ENTER).await;
+    browser.wait_for_path(|p| p.starts_with("/meeting/")).await;
+
+    // Join from the setup screen.
+    browser.wait("#setup #join-button").await;
+    browser.tab_to("#join-button", 20).await;
+    browser.keys(ENTER).await;
+    super::call::wait_state(&browser, "joined").await;
+    assert!(
+        browser.has_focus("#toggle-mic").await,
+        "joining puts the focus on the microphone"
+    );
+
+    // Microphone and camera: Space on the focused button, then the shortcuts.
+    wait_pressed(&browser, "toggle-mic", "true").await;
+    browser.keys(SPACE).await;
+    wait_pressed(&browser, "toggle-mic", "false").await;
+    browser.chord(ALT, "a").await;
+    wait_pressed(&browser, "toggle-mic", "true").await;
+    browser.keys(TAB).await;
+    assert!(
+        browser.has_focus("#toggle-camera").await,
+        "camera follows microphone"
+    );
+    browser.keys(SPACE).await;
+    wait_pressed(&browser, "toggle-camera", "false").await;
+    browser.chord(ALT, "v").await;
+    wait_pressed(&browser, "toggle-camera", "true").await;
+    browser.chord(ALT, "y").await;
+    wait_pressed(&browser, "raise-hand", "true").await;
+
+    // The participants panel opens with Enter, lists me, and Escape closes it.
+    browser.tab_to("#toggle-participants", 15).await;
+    browser.keys(ENTER).await;
+    browser.wait("#participants:not([hidden])").await;
+    assert!(browser.has_focus("#participant-search").await);
+    browser.wait_for_text("Kay Board").await;
+    browser.keys(ESCAPE).await;
+    gone(&browser, "#participants:not([hidden])").await;
+    assert!(browser.has_focus("#toggle-participants").await);
+
+    // "?" lists the shortcuts; Escape closes the list and the focus comes back.
+    browser.keys("?").await;
+    browser.wait("dialog#shortcuts[open]").await;
+    browser.wait_for_text("Raise or lower your hand").await;
+    browser.keys(ESCAPE).await;
+    gone(&browser, "dialog#shortcuts[open]").await;
+    assert!(browser.has_focus("#toggle-participants").await);
+
+    // Leave.
+    browser.tab_to("#leave-button", 10).await;
+    browser.keys(ENTER).await;
+    browser.wait_for_path(|p| p == "/").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn reduced_motion_stills_reactions_and_the_speaking_ring() {
+    let app = spawn_app().await;
+    let mut options = super::call::media_browser();
+    options
+        .extra_args
+        .push("--force-prefers-reduced-motion".into());
+    let browser = Browser::start(options).await;
+    sign_up(&browser, &app, "still_one", "Still One").await;
+    let meeting = start_instant_meeting(&browser, &app).await;
+    join(&browser, &app, &meeting, true).await;
+    browser.click_css("#reactions-button").await;
+    browser.click_css(".reaction-choice[data-emoji='👍']").await;
+    browser.wait(".tile .reaction").await;
+    let motion = browser
+        .execute(
+            "const r = getComputedStyle(document.querySelector('.tile .reaction'));\
+             const ring = getComputedStyle(document.querySelector('.tile'), '::after');\
+             return [r.animationName, r.opacity, ring.transitionDuration];",
+            vec![],
+        )
+        .await;
+    assert_eq!(motion, json!(["none", "1", "0s"]));
+    browser.quit().await;
 }
