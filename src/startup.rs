@@ -67,9 +67,21 @@ impl Application {
             settings.media_mode(),
         );
         let media = match &settings.stream {
-            Some(stream) => Media::Stream(Arc::new(
-                StreamMedia::new(stream).context("Failed to set up the Stream client")?,
-            )),
+            Some(stream) => {
+                let stream = Arc::new(
+                    StreamMedia::new(stream).context("Failed to set up the Stream client")?,
+                );
+                let (decisions, pending) = tokio::sync::mpsc::unbounded_channel();
+                crate::video::stream::moderation::spawn(stream.clone(), pending);
+                Media::Stream {
+                    rooms: crate::video::mesh::Hub::for_provider(
+                        pool.clone(),
+                        crate::video::stream::ROOM_MAX_PARTICIPANTS,
+                        decisions,
+                    ),
+                    stream,
+                }
+            }
             None => Media::Mesh(crate::video::mesh::Hub::new(
                 pool.clone(),
                 settings.ice_servers.clone(),

@@ -1,5 +1,7 @@
-//! The built-in WebRTC mesh: a signalling hub that relays offers, answers and ICE candidates
-//! between the browsers in a meeting. Media flows browser to browser; the server never sees it.
+//! Meeting rooms: one task per live meeting holding who is in it, who waits, the host's
+//! controls and the chat, in every media mode. On the built-in WebRTC mesh a room also relays
+//! offers, answers and ICE candidates between the browsers; media flows browser to browser and
+//! the server never sees it.
 
 pub mod connection;
 pub mod protocol;
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, RoomSnapshot};
+pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, MAX_WAITING, RoomSnapshot};
 use room::{Participant, RoomCommand};
 
 use crate::db::Pool;
@@ -30,12 +32,37 @@ pub enum Outgoing {
     Final(Arc<str>),
 }
 
+/// A host's decision that a hosted media provider must enforce too (its calls do not go
+/// through our rooms): removing someone, letting them back, muting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    Remove {
+        meeting_id: String,
+        user_id: String,
+    },
+    AllowBack {
+        meeting_id: String,
+        user_id: String,
+    },
+    Mute {
+        meeting_id: String,
+        user_ids: Vec<String>,
+        /// Everyone but the host (so newcomers count too, where the provider can say so).
+        everyone: bool,
+    },
+}
+
 /// The registry of live rooms. Cheap to clone through `Arc`.
 #[derive(Debug)]
 pub struct Hub {
     pub(crate) pool: Pool,
     pub(crate) ice_servers: serde_json::Value,
     pub(crate) max_participants: usize,
+    /// Whether rooms relay the browsers' offers and answers (the mesh), or only carry the
+    /// room's own messages (media at a hosted provider).
+    pub(crate) relay_media: bool,
+    /// Where host decisions go for a hosted provider to enforce.
+    pub(crate) moderation: Option<mpsc::UnboundedSender<Moderation>>,
     rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
     generation: AtomicU64,
 }
@@ -77,11 +104,32 @@ impl RoomHandle {
 }
 
 impl Hub {
+    /// Rooms of the built-in mesh: they relay signalling between browsers.
     pub fn new(pool: Pool, ice_servers: serde_json::Value, max_participants: usize) -> Arc<Self> {
         Arc::new(Self {
             pool,
             ice_servers,
             max_participants,
+            relay_media: true,
+            moderation: None,
+            rooms: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Rooms for meetings whose media a hosted provider carries: the waiting room, the host's
+    /// controls and the chat, with host decisions sent to `moderation` for the provider.
+    pub fn for_provider(
+        pool: Pool,
+        max_participants: usize,
+        moderation: mpsc::UnboundedSender<Moderation>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            ice_servers: serde_json::Value::Array(Vec::new()),
+            max_participants,
+            relay_media: false,
+            moderation: Some(moderation),
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })

@@ -160,7 +160,9 @@ export class StreamAdapter extends EventTarget {
   async fetchToken() {
     let res;
     try {
-      res = await fetch("/api/token", { cache: "no-store", headers: { Accept: "application/json" } });
+      // A token for this meeting's call only, given to those the meeting's room let in.
+      const url = `/api/token?meeting=${encodeURIComponent(this.meetingId)}`;
+      res = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
     } catch {
       throw (this.tokenError = joinError("unreachable", "Cannot reach Yoom. Check your connection, then retry."));
     }
