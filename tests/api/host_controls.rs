@@ -445,3 +445,87 @@ async fn what_the_host_decided_and_the_chat_survive_a_restart() {
         "let in before the restart, let in after"
     );
 }
+
+/// Waits until the mock has seen `n` requests to a path ending in `suffix`.
+async fn stream_calls(
+    mock: &crate::stream_mock::MockStream,
+    suffix: &str,
+    n: usize,
+) -> Vec<crate::stream_mock::Recorded> {
+    for _ in 0..60 {
+        let seen = mock.requests_to(suffix);
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("Stream never got {n} × {suffix}: {:?}", mock.requests());
+}
+
+#[tokio::test]
+async fn in_stream_mode_the_room_is_the_door_and_stream_enforces_removal_and_mute() {
+    use crate::stream::{assert_server_call, id_of, stream_app, token_for};
+    let mock = crate::stream_mock::MockStream::start().await;
+    let app = stream_app(&mock).await;
+    app.signed_in_as("host").await;
+    let meeting = app.start_instant("Hosted at Stream").await;
+    let mut host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
+    let guest = app.other_client();
+    guest.signed_in_as("guest").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    assert_eq!(
+        token_for(&guest.client, &app.address, &meeting)
+            .await
+            .status(),
+        403,
+        "no token before the room lets them in"
+    );
+    let mut inside = Peer::join(&app.address, &meeting, &guest.cookie_header()).await;
+    assert_eq!(
+        token_for(&guest.client, &app.address, &meeting)
+            .await
+            .status(),
+        200
+    );
+    // Media goes through Stream: the room relays no offers.
+    inside
+        .send(json!({"type": "offer", "to": host.id, "sdp": "v=0"}))
+        .await;
+    assert_eq!(inside.expect("error").await["code"], "bad_message");
+    host.expect("peer-joined").await;
+
+    mock.clear();
+    host.send(json!({"type": "mute", "id": inside.id})).await;
+    inside.expect("muted").await;
+    let mutes = stream_calls(&mock, "/mute_users", 1).await;
+    assert_server_call(
+        &mutes[0],
+        "POST",
+        &format!("/api/v2/video/call/default/{meeting}/mute_users"),
+    );
+    assert_eq!(
+        mutes[0].json(),
+        json!({"user_ids": [guest_id], "audio": true})
+    );
+
+    host.send(json!({"type": "remove", "id": inside.id})).await;
+    inside.expect("removed").await;
+    let kicks = stream_calls(&mock, "/kick", 1).await;
+    assert_server_call(
+        &kicks[0],
+        "POST",
+        &format!("/api/v2/video/call/default/{meeting}/kick"),
+    );
+    assert_eq!(kicks[0].json(), json!({"user_id": guest_id, "block": true}));
+    assert_eq!(
+        token_for(&guest.client, &app.address, &meeting)
+            .await
+            .status(),
+        403,
+        "removed: no token"
+    );
+    host.send(json!({"type": "allow-back", "userId": guest_id}))
+        .await;
+    let unblocks = stream_calls(&mock, "/unblock", 1).await;
+    assert_eq!(unblocks[0].json(), json!({"user_id": guest_id}));
+}

@@ -225,7 +225,15 @@ fn success(path: &str, body: &Value) -> Reply {
                 }
             }),
         ),
-        ["api", "v2", "video", "call", _, _, "mark_ended"]
+        [
+            "api",
+            "v2",
+            "video",
+            "call",
+            _,
+            _,
+            "mark_ended" | "kick" | "unblock" | "mute_users",
+        ]
         | [
             "api",
             "v2",
