@@ -529,3 +529,60 @@ async fn in_stream_mode_the_room_is_the_door_and_stream_enforces_removal_and_mut
     let unblocks = stream_calls(&mock, "/unblock", 1).await;
     assert_eq!(unblocks[0].json(), json!({"user_id": guest_id}));
 }
+
+#[tokio::test]
+async fn the_waiting_room_is_chosen_when_scheduling_and_on_by_default_in_the_form() {
+    let app = spawn_app().await;
+    app.signed_in_as("planner").await;
+    let modal = app
+        .get_htmx("/meetings/schedule")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        modal.contains(
+            r#"name="waiting_room" value="on" aria-describedby="waiting-room-help" checked"#
+        ),
+        "ticked by default: {modal}"
+    );
+    let when = (chrono::Utc::now() + chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M");
+    let mut meetings = Vec::new();
+    for waiting_room in [true, false] {
+        let mut form = vec![
+            ("description", "Planned".to_owned()),
+            ("starts_at", when.to_string()),
+            ("tz_offset", "0".to_owned()),
+        ];
+        if waiting_room {
+            form.push(("waiting_room", "on".to_owned()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let html = app
+            .post_htmx("/meetings/schedule", &form)
+            .await
+            .text()
+            .await
+            .unwrap();
+        meetings.push(crate::helpers::meeting_id_in(&html));
+    }
+    for (meeting, waits) in meetings.iter().zip([true, false]) {
+        let (_host, welcome) = knock(&app, meeting, &app.cookie_header()).await;
+        assert_eq!(welcome["waitingRoom"], waits, "{meeting}");
+        let cookie = guest(
+            &app,
+            if waits {
+                "guest_waits"
+            } else {
+                "guest_walks_in"
+            },
+        )
+        .await;
+        let (_guest, first) = knock(&app, meeting, &cookie).await;
+        assert_eq!(
+            first["type"],
+            if waits { "waiting" } else { "welcome" },
+            "{meeting}"
+        );
+    }
+}
