@@ -586,3 +586,82 @@ async fn the_waiting_room_is_chosen_when_scheduling_and_on_by_default_in_the_for
         );
     }
 }
+
+#[tokio::test]
+async fn after_the_call_its_host_and_attendees_read_the_chat_and_download_it() {
+    let app = spawn_app().await;
+    app.signed_in_as("host").await;
+    let meeting = app.start_instant("Retro").await;
+    let mut host = Peer::join(&app.address, &meeting, &app.cookie_header()).await;
+    let attendee = app.other_client();
+    attendee.signed_in_as("attendee").await;
+    let mut ann = Peer::join(&app.address, &meeting, &attendee.cookie_header()).await;
+    let rowdy = app.other_client();
+    rowdy.signed_in_as("rowdy").await;
+    let rowdy_peer = Peer::join(&app.address, &meeting, &rowdy.cookie_header()).await;
+    ann.send(json!({"type": "chat", "text": "notes at https://example.com/notes, thanks"}))
+        .await;
+    ann.send(json!({"type": "chat", "text": "<script>alert(1)</script>"}))
+        .await;
+    ann.send(json!({"type": "chat", "text": "oops, a secret"}))
+        .await;
+    for _ in 0..3 {
+        host.expect("chat").await;
+    }
+    host.send(json!({"type": "chat-delete", "seq": 3})).await;
+    host.expect("chat-deleted").await;
+    host.send(json!({"type": "remove", "id": rowdy_peer.id}))
+        .await;
+    host.expect("removed-list").await;
+    host.send(json!({"type": "end"})).await;
+    host.expect("ended").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let previous = attendee.get("/previous").await.text().await.unwrap();
+    assert!(
+        previous.contains(&format!(
+            r#"href="/meeting/{meeting}/chat">Chat (3 messages)"#
+        )),
+        "{previous}"
+    );
+    let page = attendee
+        .get(&format!("/meeting/{meeting}/chat"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<a href="https://example.com/notes" target="_blank" rel="noopener noreferrer">https://example.com/notes</a>, thanks"#), "{page}");
+    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{page}");
+    assert!(!page.contains("<script>alert"));
+    assert!(page.contains("Message deleted by the host"));
+    assert!(!page.contains("oops, a secret"));
+    assert!(page.contains("attendee Tester"));
+    let res = app.get(&format!("/meeting/{meeting}/chat.txt")).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        crate::helpers::header(res.headers(), "content-disposition")
+            .starts_with("attachment; filename=\"yoom-chat-")
+    );
+    assert_eq!(
+        crate::helpers::header(res.headers(), "content-type"),
+        "text/plain; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with("Chat of “Retro”"), "{text}");
+    assert!(text.contains("attendee Tester:\n    <script>alert(1)</script>"));
+    assert!(text.contains("(deleted by the host)") && !text.contains("oops"));
+
+    // Someone removed, or never there: as if the meeting did not exist.
+    let stranger = app.other_client();
+    stranger.signed_in_as("stranger").await;
+    for who in [&rowdy, &stranger] {
+        for path in [
+            format!("/meeting/{meeting}/chat"),
+            format!("/meeting/{meeting}/chat.txt"),
+        ] {
+            assert_eq!(who.get(&path).await.status(), 404, "{path}");
+        }
+    }
+    let previous = rowdy.get("/previous").await.text().await.unwrap();
+    assert!(!previous.contains(&meeting), "removed: not an attendee");
+}
