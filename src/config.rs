@@ -24,7 +24,12 @@ mesh media, data in ./data.
   BIND                     address to listen on (default 127.0.0.1; 0.0.0.0 for a LAN)
   PORT                     port to listen on (default 8080; 0 picks a free port)
   DATA_DIR                 where the database, recordings and session key live (default ./data)
-  DATABASE_URL             default sqlite://<DATA_DIR>/yoom.db
+  DATABASE_URL             sqlite://<path> (default sqlite://<DATA_DIR>/yoom.db), or
+                           postgres://user:password@host/db for several instances
+  DATABASE_MAX_CONNECTIONS connections in the pool (default 8 on SQLite, 10 on PostgreSQL)
+  DATABASE_ACQUIRE_TIMEOUT_SECS
+                           how long a request waits for a connection, and start-up for
+                           the database (default 5)
   SESSION_KEY              at least 64 characters; default: generated once, kept in DATA_DIR
   TRUST_PROXY              true when behind a reverse proxy that sets X-Forwarded-For
   ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
@@ -75,6 +80,8 @@ pub struct Settings {
     pub port: u16,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// The pool's size and patience (`DATABASE_MAX_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_SECS`).
+    pub database_pool: crate::db::PoolSettings,
     pub session_key: Option<SecretString>,
     pub trust_proxy: bool,
     pub ice_servers: serde_json::Value,
@@ -147,14 +154,43 @@ impl Settings {
         let port = parse_number("PORT", get("PORT"), 8080u16)?;
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match get("DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => url,
+            Some(url) if crate::db::Backend::of_url(&url).is_some() => url,
             Some(_) => {
                 return Err(ConfigError::new(
                     "DATABASE_URL",
-                    "only sqlite: URLs are supported",
+                    "must start with sqlite: or postgres://",
                 ));
             }
             None => format!("sqlite://{}/yoom.db", data_dir.display()),
+        };
+        let backend =
+            crate::db::Backend::of_url(&database_url).unwrap_or(crate::db::Backend::Sqlite);
+        let max_connections = parse_number(
+            "DATABASE_MAX_CONNECTIONS",
+            get("DATABASE_MAX_CONNECTIONS"),
+            backend.default_max_connections(),
+        )?;
+        // Start-up holds one connection (its lock) while the migrations run on another.
+        if !(2..=1000).contains(&max_connections) {
+            return Err(ConfigError::new(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be between 2 and 1000",
+            ));
+        }
+        let acquire_secs = parse_number(
+            "DATABASE_ACQUIRE_TIMEOUT_SECS",
+            get("DATABASE_ACQUIRE_TIMEOUT_SECS"),
+            crate::db::ACQUIRE_TIMEOUT.as_secs(),
+        )?;
+        if !(1..=600).contains(&acquire_secs) {
+            return Err(ConfigError::new(
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                "must be between 1 and 600",
+            ));
+        }
+        let database_pool = crate::db::PoolSettings {
+            max_connections,
+            acquire_timeout: std::time::Duration::from_secs(acquire_secs),
         };
         let session_key = match get("SESSION_KEY") {
             Some(key) if key.len() < 64 => {
@@ -327,6 +363,7 @@ impl Settings {
             port,
             data_dir,
             database_url,
+            database_pool,
             session_key,
             trust_proxy,
             ice_servers,
@@ -473,6 +510,22 @@ mod tests {
         assert_eq!(s.origin(), "http://localhost:8080");
         assert_eq!(s.database_url, "sqlite://./data/yoom.db");
         assert_eq!(s.mesh_max_participants, 8);
+        assert_eq!(s.database_pool.max_connections, 8);
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgresql_with_its_own_pool_size() {
+        let s = settings(&[("DATABASE_URL", "postgres://yoom:pw@db.internal/yoom")]).unwrap();
+        assert_eq!(s.database_url, "postgres://yoom:pw@db.internal/yoom");
+        assert_eq!(s.database_pool.max_connections, 10);
+        let s = settings(&[
+            ("DATABASE_URL", "postgresql://db/yoom"),
+            ("DATABASE_MAX_CONNECTIONS", "40"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "9"),
+        ])
+        .unwrap();
+        assert_eq!(s.database_pool.max_connections, 40);
+        assert_eq!(s.database_pool.acquire_timeout.as_secs(), 9);
     }
 
     #[test]
@@ -553,7 +606,9 @@ mod tests {
             ("ICE_SERVERS", "{\"urls\":\"stun:x\"}"),
             ("ICE_SERVERS", "[{\"username\":\"u\"}]"),
             ("MESH_MAX_PARTICIPANTS", "1"),
-            ("DATABASE_URL", "postgres://localhost/yoom"),
+            ("DATABASE_URL", "mysql://localhost/yoom"),
+            ("DATABASE_MAX_CONNECTIONS", "1"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0"),
             ("RECORDING_MAX_BYTES", "10"),
             ("RECORDING_QUOTA_BYTES", "100"),
             ("RECORDING_LINK_DAYS", "0"),

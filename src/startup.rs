@@ -45,11 +45,16 @@ impl Application {
             )
         })?;
         let identity = Identity::from_settings(&settings)?;
-        let pool = db::connect(&settings.database_url).await?;
+        let pool = db::connect_with(&settings.database_url, settings.database_pool).await?;
+        let backend = db::Backend::of(&pool);
         crate::meetings::personal::rekey_guessable_rooms(&pool)
             .await
             .context("Failed to give personal rooms new IDs")?;
-        let key = auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?;
+        let key = if backend.is_shared() {
+            auth::session_key::load_shared(settings.session_key.as_ref(), &pool).await?
+        } else {
+            auth::session_key::load(settings.session_key.as_ref(), &settings.data_dir)?
+        };
         let listener = TcpListener::bind((settings.bind, settings.port))
             .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -60,11 +65,13 @@ impl Application {
         tracing::info!(
             identity = settings.identity_mode(),
             media = settings.media_mode(),
+            database = backend.name(),
             address = %format!("{}:{port}", settings.bind),
             base_url = %settings.base_url,
-            "Yoom is running: identity {}, media {}",
+            "Yoom is running: identity {}, media {}, database {}",
             settings.identity_mode(),
             settings.media_mode(),
+            backend.name(),
         );
         let media = match &settings.stream {
             Some(stream) => {

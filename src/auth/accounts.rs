@@ -5,7 +5,7 @@ use sqlx::Row;
 use super::CurrentUser;
 use crate::db::{self, Pool};
 
-fn to_user(row: &sqlx::sqlite::SqliteRow) -> Result<CurrentUser, sqlx::Error> {
+fn to_user(row: &crate::db::Row) -> Result<CurrentUser, sqlx::Error> {
     Ok(CurrentUser {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
@@ -16,7 +16,7 @@ fn to_user(row: &sqlx::sqlite::SqliteRow) -> Result<CurrentUser, sqlx::Error> {
 
 /// The account with this ID.
 pub async fn find_by_id(pool: &Pool, id: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
-    sqlx::query("select id, username, display_name, image_url from account where id = ?")
+    sqlx::query("select id, username, display_name, image_url from account where id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?
@@ -31,7 +31,7 @@ pub async fn find_for_sign_in(
 ) -> Result<Option<(CurrentUser, Option<String>)>, sqlx::Error> {
     let row = sqlx::query(
         "select id, username, display_name, image_url, password_hash from account \
-         where username = ?",
+         where username = $1",
     )
     .bind(username)
     .fetch_optional(pool)
@@ -60,7 +60,7 @@ pub async fn create_local(
     let now = crate::time::now();
     let result = sqlx::query(
         "insert into account (id, username, display_name, password_hash, created_at, updated_at) \
-         values (?, ?, ?, ?, ?, ?)",
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&id)
     .bind(username)
@@ -93,12 +93,12 @@ pub async fn insert_session(
     keep: i64,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("delete from auth_session where expires_at <= ?")
+    sqlx::query("delete from auth_session where expires_at <= $1")
         .bind(now)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "insert into auth_session (id, account_id, created_at, expires_at) values (?, ?, ?, ?)",
+        "insert into auth_session (id, account_id, created_at, expires_at) values ($1, $2, $3, $4)",
     )
     .bind(hash)
     .bind(account_id)
@@ -107,8 +107,8 @@ pub async fn insert_session(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "delete from auth_session where account_id = ?1 and id not in (select id from \
-         auth_session where account_id = ?1 order by created_at desc, id desc limit ?2)",
+        "delete from auth_session where account_id = $1 and id not in (select id from \
+         auth_session where account_id = $1 order by created_at desc, id desc limit $2)",
     )
     .bind(account_id)
     .bind(keep)
@@ -125,7 +125,7 @@ pub async fn find_by_session(
 ) -> Result<Option<CurrentUser>, sqlx::Error> {
     sqlx::query(
         "select a.id, a.username, a.display_name, a.image_url from auth_session s \
-         join account a on a.id = s.account_id where s.id = ? and s.expires_at > ?",
+         join account a on a.id = s.account_id where s.id = $1 and s.expires_at > $2",
     )
     .bind(hash)
     .bind(now)
@@ -137,7 +137,7 @@ pub async fn find_by_session(
 
 /// Ends one session.
 pub async fn delete_session(pool: &Pool, hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from auth_session where id = ?")
+    sqlx::query("delete from auth_session where id = $1")
         .bind(hash)
         .execute(pool)
         .await?;

@@ -1,5 +1,7 @@
-//! The key that encrypts session cookies: `SESSION_KEY`, or one generated once and kept in the
-//! data directory so a restart does not sign everyone out.
+//! The key that encrypts session cookies (and signs recording share links): `SESSION_KEY`, or
+//! one generated once and kept so a restart does not sign everyone out: in the data directory
+//! on SQLite, in the database on PostgreSQL, where every instance must use the same key (a
+//! cookie one instance set is read by the others).
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +10,42 @@ use actix_web::cookie::Key;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::db::Pool;
+
 const KEY_FILE: &str = "session.key";
+/// The key's name in the `app_secret` table.
+const KEY_SECRET: &str = "session_key";
+
+/// Loads the session key from configuration or the database, creating it there if needed.
+/// Instances starting together agree on one: the first insert wins, the others read it.
+pub async fn load_shared(configured: Option<&SecretString>, pool: &Pool) -> anyhow::Result<Key> {
+    if let Some(secret) = configured {
+        return Ok(Key::derive_from(secret.expose_secret().as_bytes()));
+    }
+    let fresh = hex::encode(Key::generate().master());
+    let created = sqlx::query(
+        "insert into app_secret (name, value, created_at) values ($1, $2, $3) \
+         on conflict (name) do nothing",
+    )
+    .bind(KEY_SECRET)
+    .bind(&fresh)
+    .bind(crate::time::now())
+    .execute(pool)
+    .await
+    .context("Failed to store a new session key")?
+    .rows_affected()
+        == 1;
+    if created {
+        tracing::info!("generated a new session key, kept in the database");
+    }
+    let stored: String = sqlx::query_scalar("select value from app_secret where name = $1")
+        .bind(KEY_SECRET)
+        .fetch_one(pool)
+        .await
+        .context("Failed to read the session key")?;
+    let bytes = hex::decode(stored.trim()).context("the stored session key is not hex")?;
+    Key::try_from(bytes.as_slice()).context("the stored session key is too short")
+}
 
 /// Loads the session key from configuration or the data directory, creating it if needed.
 pub fn load(configured: Option<&SecretString>, data_dir: &Path) -> anyhow::Result<Key> {

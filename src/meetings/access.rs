@@ -30,7 +30,7 @@ pub fn default_waiting_room(kind: MeetingKind) -> bool {
 pub async fn load(pool: &Pool, meeting_id: &str) -> Result<Access, sqlx::Error> {
     let settings = sqlx::query(
         "select m.kind, a.waiting_room, a.locked from meeting m \
-         left join meeting_access a on a.meeting_id = m.id where m.id = ?",
+         left join meeting_access a on a.meeting_id = m.id where m.id = $1",
     )
     .bind(meeting_id)
     .fetch_optional(pool)
@@ -47,7 +47,7 @@ pub async fn load(pool: &Pool, meeting_id: &str) -> Result<Access, sqlx::Error> 
         access.locked = locked.unwrap_or(0) != 0;
     }
     let decisions =
-        sqlx::query("select account_id, status, name from meeting_admission where meeting_id = ?")
+        sqlx::query("select account_id, status, name from meeting_admission where meeting_id = $1")
             .bind(meeting_id)
             .fetch_all(pool)
             .await?;
@@ -73,8 +73,8 @@ pub async fn save_settings(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into meeting_access (meeting_id, waiting_room, locked, updated_at, created_at) \
-         values (?1, ?2, ?3, ?4, ?4) on conflict (meeting_id) do update \
-         set waiting_room = ?2, locked = ?3, updated_at = ?4",
+         values ($1, $2, $3, $4, $4) on conflict (meeting_id) do update \
+         set waiting_room = $2, locked = $3, updated_at = $4",
     )
     .bind(meeting_id)
     .bind(i64::from(waiting_room))
@@ -107,8 +107,8 @@ pub async fn decide(
     };
     sqlx::query(
         "insert into meeting_admission (meeting_id, account_id, status, name, decided_at, created_at) \
-         values (?1, ?2, ?3, ?4, ?5, ?5) on conflict (meeting_id, account_id) do update \
-         set status = ?3, name = ?4, decided_at = ?5",
+         values ($1, $2, $3, $4, $5, $5) on conflict (meeting_id, account_id) do update \
+         set status = $3, name = $4, decided_at = $5",
     )
     .bind(meeting_id)
     .bind(account_id)
@@ -122,7 +122,7 @@ pub async fn decide(
         // recorded or written while they were there is no longer theirs to see.
         for table in ["attendance_span", "attendance"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "delete from {table} where meeting_id = ? and account_id = ?"
+                "delete from {table} where meeting_id = $1 and account_id = $2"
             )))
             .bind(meeting_id)
             .bind(account_id)
@@ -136,7 +136,7 @@ pub async fn decide(
 /// Forgets the host's decision about someone (a removed person may come back, through the
 /// waiting room when it is on).
 pub async fn forget(pool: &Pool, meeting_id: &str, account_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from meeting_admission where meeting_id = ? and account_id = ?")
+    sqlx::query("delete from meeting_admission where meeting_id = $1 and account_id = $2")
         .bind(meeting_id)
         .bind(account_id)
         .execute(pool)
@@ -152,8 +152,8 @@ pub async fn is_admitted(
     account_id: &str,
 ) -> Result<bool, sqlx::Error> {
     let admitted: Option<i64> = sqlx::query_scalar(
-        "select 1 from meeting m where m.id = ?1 and (m.owner_id = ?2 or exists ( \
-         select 1 from meeting_admission a where a.meeting_id = m.id and a.account_id = ?2 \
+        "select 1 from meeting m where m.id = $1 and (m.owner_id = $2 or exists ( \
+         select 1 from meeting_admission a where a.meeting_id = m.id and a.account_id = $2 \
          and a.status = 'admitted'))",
     )
     .bind(meeting_id)

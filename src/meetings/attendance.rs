@@ -4,9 +4,9 @@
 //! `last_seen_at` says when anyone was last in it, so an emptied room can be ended later.
 
 use super::PRESENCE_WINDOW_SECS;
-use crate::db::Pool;
+use crate::db::{Flag, Pool};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+use crate::db::Tx;
 
 /// Records that someone joined (first time or again) and is present.
 pub async fn record_join(
@@ -18,8 +18,8 @@ pub async fn record_join(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
-         values (?1, ?2, ?3, ?3, 1, ?3) \
-         on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
+         values ($1, $2, $3, $3, 1, $3) \
+         on conflict (meeting_id, account_id) do update set last_seen_at = $3, present = 1",
     )
     .bind(meeting_id)
     .bind(account_id)
@@ -44,11 +44,11 @@ pub async fn record_reported_join(
     let mut tx = pool.begin().await?;
     let result = sqlx::query(
         "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
-         select ?1, ?2, ?3, ?3, 1, ?3 where exists (select 1 from account where id = ?2) \
-         and exists (select 1 from meeting m where m.id = ?1 and (m.owner_id = ?2 or exists ( \
-         select 1 from meeting_admission ad where ad.meeting_id = m.id and ad.account_id = ?2 \
+         select $1, $2, $3, $3, 1, $3 where exists (select 1 from account where id = $2) \
+         and exists (select 1 from meeting m where m.id = $1 and (m.owner_id = $2 or exists ( \
+         select 1 from meeting_admission ad where ad.meeting_id = m.id and ad.account_id = $2 \
          and ad.status = 'admitted'))) \
-         on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
+         on conflict (meeting_id, account_id) do update set last_seen_at = $3, present = 1",
     )
     .bind(meeting_id)
     .bind(account_id)
@@ -73,7 +73,7 @@ pub async fn record_seen(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let seen = sqlx::query(
-        "update attendance set last_seen_at = ? where meeting_id = ? and account_id = ? and present = 1",
+        "update attendance set last_seen_at = $1 where meeting_id = $2 and account_id = $3 and present = 1",
     )
     .bind(now)
     .bind(meeting_id)
@@ -97,7 +97,7 @@ pub async fn record_leave(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "update attendance set last_seen_at = ?, present = 0 where meeting_id = ? and account_id = ?",
+        "update attendance set last_seen_at = $1, present = 0 where meeting_id = $2 and account_id = $3",
     )
     .bind(now)
     .bind(meeting_id)
@@ -105,8 +105,8 @@ pub async fn record_leave(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "update attendance_span set last_seen_at = ?1, left_at = ?1 \
-         where meeting_id = ?2 and account_id = ?3 and left_at is null",
+        "update attendance_span set last_seen_at = $1, left_at = $1 \
+         where meeting_id = $2 and account_id = $3 and left_at is null",
     )
     .bind(now)
     .bind(meeting_id)
@@ -126,8 +126,8 @@ async fn open_span(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let extended = sqlx::query(
-        "update attendance_span set last_seen_at = ?1 where meeting_id = ?2 and account_id = ?3 \
-         and left_at is null and last_seen_at >= ?4",
+        "update attendance_span set last_seen_at = $1 where meeting_id = $2 and account_id = $3 \
+         and left_at is null and last_seen_at >= $4",
     )
     .bind(now)
     .bind(meeting_id)
@@ -141,7 +141,7 @@ async fn open_span(
     }
     sqlx::query(
         "update attendance_span set left_at = last_seen_at \
-         where meeting_id = ? and account_id = ? and left_at is null",
+         where meeting_id = $1 and account_id = $2 and left_at is null",
     )
     .bind(meeting_id)
     .bind(account_id)
@@ -149,7 +149,7 @@ async fn open_span(
     .await?;
     sqlx::query(
         "insert into attendance_span (meeting_id, account_id, joined_at, last_seen_at, created_at) \
-         values (?1, ?2, ?3, ?3, ?3)",
+         values ($1, $2, $3, $3, $3)",
     )
     .bind(meeting_id)
     .bind(account_id)
@@ -160,7 +160,7 @@ async fn open_span(
 }
 
 async fn touch_meeting(tx: &mut Tx<'_>, meeting_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("update meeting set last_seen_at = ?1 where id = ?2 and ended_at is null")
+    sqlx::query("update meeting set last_seen_at = $1 where id = $2 and ended_at is null")
         .bind(now)
         .bind(meeting_id)
         .execute(&mut **tx)
@@ -174,13 +174,14 @@ pub async fn attended(
     meeting_id: &str,
     account_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(
-        "select exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2)",
+    sqlx::query_scalar::<_, Flag>(
+        "select exists (select 1 from attendance where meeting_id = $1 and account_id = $2)",
     )
     .bind(meeting_id)
     .bind(account_id)
     .fetch_one(pool)
     .await
+    .map(bool::from)
 }
 
 /// True when the person is in the meeting now (connected and recently seen).
@@ -190,15 +191,16 @@ pub async fn is_present(
     account_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(
-        "select exists (select 1 from attendance where meeting_id = ?1 and account_id = ?2 \
-         and present = 1 and last_seen_at >= ?3)",
+    sqlx::query_scalar::<_, Flag>(
+        "select exists (select 1 from attendance where meeting_id = $1 and account_id = $2 \
+         and present = 1 and last_seen_at >= $3)",
     )
     .bind(meeting_id)
     .bind(account_id)
     .bind(now - PRESENCE_WINDOW_SECS)
     .fetch_one(pool)
     .await
+    .map(bool::from)
 }
 
 /// Meetings still open whose room has been empty since before `cutoff` (someone was in them
@@ -210,7 +212,7 @@ pub async fn emptied_before(
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "select id from meeting where ended_at is null and cancelled_at is null \
-         and last_seen_at is not null and last_seen_at < ?1 order by last_seen_at limit ?2",
+         and last_seen_at is not null and last_seen_at < $1 order by last_seen_at limit $2",
     )
     .bind(cutoff)
     .bind(limit)

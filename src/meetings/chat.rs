@@ -61,7 +61,7 @@ pub fn clean(text: &str) -> Result<String, Refusal> {
     Ok(cleaned)
 }
 
-fn to_message(row: &sqlx::sqlite::SqliteRow) -> Result<ChatMessage, sqlx::Error> {
+fn to_message(row: &crate::db::Row) -> Result<ChatMessage, sqlx::Error> {
     let deleted: Option<i64> = row.try_get("deleted_at")?;
     Ok(ChatMessage {
         seq: row.try_get("seq")?,
@@ -81,7 +81,7 @@ fn to_message(row: &sqlx::sqlite::SqliteRow) -> Result<ChatMessage, sqlx::Error>
 pub async fn history(pool: &Pool, meeting_id: &str) -> Result<Vec<ChatMessage>, sqlx::Error> {
     sqlx::query(
         "select seq, account_id, author_name, body, deleted_at, created_at from chat_message \
-         where meeting_id = ? order by seq limit ?",
+         where meeting_id = $1 order by seq limit $2",
     )
     .bind(meeting_id)
     .bind(MAX_MESSAGES_PER_MEETING as i64)
@@ -96,7 +96,7 @@ pub async fn history(pool: &Pool, meeting_id: &str) -> Result<Vec<ChatMessage>, 
 pub async fn insert(pool: &Pool, meeting_id: &str, m: &ChatMessage) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into chat_message (meeting_id, seq, account_id, author_name, body, created_at) \
-         values (?, ?, ?, ?, ?, ?)",
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(meeting_id)
     .bind(m.seq)
@@ -112,8 +112,8 @@ pub async fn insert(pool: &Pool, meeting_id: &str, m: &ChatMessage) -> Result<()
 /// Deletes a message's text for everyone (it keeps its place, marked deleted).
 pub async fn delete(pool: &Pool, meeting_id: &str, seq: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update chat_message set body = '', deleted_at = ? \
-         where meeting_id = ? and seq = ? and deleted_at is null",
+        "update chat_message set body = '', deleted_at = $1 \
+         where meeting_id = $2 and seq = $3 and deleted_at is null",
     )
     .bind(now)
     .bind(meeting_id)
@@ -132,8 +132,8 @@ pub async fn counts(
     if meeting_ids.is_empty() {
         return Ok(out);
     }
-    let placeholders = vec!["?"; meeting_ids.len()].join(", ");
-    // Only `?` placeholders are added, one per ID; the IDs themselves are bound.
+    let placeholders = crate::db::placeholders(meeting_ids.len());
+    // Only placeholders are added (`$1`, `$2`…), one per ID; the IDs themselves are bound.
     let sql = format!(
         "select meeting_id, count(*) as n from chat_message \
          where meeting_id in ({placeholders}) group by meeting_id"

@@ -61,16 +61,18 @@ pub fn normalize_room_id(s: &str) -> Option<String> {
 /// Gives rooms that still have an old ten-digit ID (far too easy to guess) a new one. Their
 /// old links stop working; the Personal Room page shows the new one.
 pub async fn rekey_guessable_rooms(pool: &Pool) -> Result<u64, sqlx::Error> {
-    let old: Vec<String> = sqlx::query_scalar(
-        "select account_id from personal_room where length(room_id) = 10 \
-         and room_id not glob '*[^0-9]*'",
-    )
-    .fetch_all(pool)
-    .await?;
+    let ten_long: Vec<(String, String)> =
+        sqlx::query_as("select account_id, room_id from personal_room where length(room_id) = 10")
+            .fetch_all(pool)
+            .await?;
+    let old = ten_long
+        .into_iter()
+        .filter(|(_, room)| room.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(account, _)| account);
     let mut changed = 0;
     for account in old {
         for _ in 0..5 {
-            let res = sqlx::query("update personal_room set room_id = ? where account_id = ?")
+            let res = sqlx::query("update personal_room set room_id = $1 where account_id = $2")
                 .bind(new_room_id())
                 .bind(&account)
                 .execute(pool)
@@ -103,7 +105,7 @@ pub async fn get_or_create(pool: &Pool, account_id: &str) -> Result<PersonalRoom
     for _ in 0..5 {
         let room_id = new_room_id();
         let res = sqlx::query(
-            "insert into personal_room (account_id, room_id, created_at) values (?, ?, ?) \
+            "insert into personal_room (account_id, room_id, created_at) values ($1, $2, $3) \
              on conflict (account_id) do nothing",
         )
         .bind(account_id)
@@ -122,7 +124,7 @@ pub async fn get_or_create(pool: &Pool, account_id: &str) -> Result<PersonalRoom
         .ok_or_else(|| sqlx::Error::Protocol("personal room was not created".into()))
 }
 
-fn to_room(row: &sqlx::sqlite::SqliteRow) -> Result<PersonalRoom, sqlx::Error> {
+fn to_room(row: &crate::db::Row) -> Result<PersonalRoom, sqlx::Error> {
     Ok(PersonalRoom {
         account_id: row.try_get("account_id")?,
         room_id: row.try_get("room_id")?,
@@ -131,7 +133,7 @@ fn to_room(row: &sqlx::sqlite::SqliteRow) -> Result<PersonalRoom, sqlx::Error> {
 }
 
 async fn find_by_owner(pool: &Pool, account_id: &str) -> Result<Option<PersonalRoom>, sqlx::Error> {
-    sqlx::query("select account_id, room_id, meeting_id from personal_room where account_id = ?")
+    sqlx::query("select account_id, room_id, meeting_id from personal_room where account_id = $1")
         .bind(account_id)
         .fetch_optional(pool)
         .await?
@@ -141,7 +143,7 @@ async fn find_by_owner(pool: &Pool, account_id: &str) -> Result<Option<PersonalR
 
 /// The room with this room ID.
 pub async fn find(pool: &Pool, room_id: &str) -> Result<Option<PersonalRoom>, sqlx::Error> {
-    sqlx::query("select account_id, room_id, meeting_id from personal_room where room_id = ?")
+    sqlx::query("select account_id, room_id, meeting_id from personal_room where room_id = $1")
         .bind(room_id)
         .fetch_optional(pool)
         .await?
@@ -191,7 +193,7 @@ pub async fn open_session(
     store::insert(&mut *tx, &meeting).await?;
     // Two visitors may arrive at once: only the first opens a session, the second uses it.
     let claimed = sqlx::query(
-        "update personal_room set meeting_id = ? where account_id = ? \
+        "update personal_room set meeting_id = $1 where account_id = $2 \
          and (meeting_id is null or meeting_id in (select id from meeting where ended_at is not null))",
     )
     .bind(&meeting.id)

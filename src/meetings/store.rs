@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use crate::db::Row;
+use sqlx::Row as _;
 
 use super::{ListedMeeting, Meeting, MeetingError, MeetingKind, PRESENCE_WINDOW_SECS, Person};
-use crate::db::Pool;
+use crate::db::{Flag, Pool};
 
 // SQL fragments are macros so every statement stays a single string literal (sqlx refuses
 // strings assembled at run time, which is the point: nothing user-typed reaches the SQL text).
@@ -22,11 +22,11 @@ macro_rules! columns {
 macro_rules! live {
     () => {
         "exists (select 1 from attendance a where a.meeting_id = m.id and a.present = 1 \
-         and a.last_seen_at >= ?3)"
+         and a.last_seen_at >= $3)"
     };
 }
 
-fn to_meeting(row: &SqliteRow) -> Result<Meeting, sqlx::Error> {
+fn to_meeting(row: &Row) -> Result<Meeting, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     Ok(Meeting {
         id: row.try_get("id")?,
@@ -65,12 +65,12 @@ pub async fn create(
 }
 
 pub(super) async fn insert<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::any::AnyExecutor<'e>,
     m: &Meeting,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into meeting (id, owner_id, description, kind, starts_at, created_at) \
-         values (?, ?, ?, ?, ?, ?)",
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&m.id)
     .bind(&m.owner_id)
@@ -86,7 +86,7 @@ pub(super) async fn insert<'e>(
 /// Removes a meeting that was never used (a hosted provider refused to create its call).
 pub async fn delete_unused(pool: &Pool, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "delete from meeting where id = ? \
+        "delete from meeting where id = $1 \
          and not exists (select 1 from attendance where meeting_id = meeting.id)",
     )
     .bind(id)
@@ -100,7 +100,7 @@ pub async fn find(pool: &Pool, id: &str) -> Result<Option<Meeting>, sqlx::Error>
     sqlx::query(concat!(
         "select ",
         columns!(),
-        " from meeting m where m.id = ?1"
+        " from meeting m where m.id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
@@ -111,17 +111,17 @@ pub async fn find(pool: &Pool, id: &str) -> Result<Option<Meeting>, sqlx::Error>
 
 /// True when someone is in the meeting now.
 pub async fn is_live(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(concat!(
+    sqlx::query_scalar::<_, Flag>(concat!(
         "select ",
         live!(),
-        " from meeting m where m.id = ?1"
+        " from meeting m where m.id = $1"
     ))
     .bind(id)
     .bind(0_i64) // ?2 is unused here; live!() reads its cutoff from ?3.
     .bind(now - PRESENCE_WINDOW_SECS)
     .fetch_optional(pool)
     .await
-    .map(|v| v.unwrap_or(false))
+    .map(|v| v.is_some_and(bool::from))
 }
 
 /// Cancels a meeting that has not happened yet. Only its owner may.
@@ -143,7 +143,7 @@ pub async fn cancel(
             "This meeting is in progress: end it for everyone instead.",
         ));
     }
-    sqlx::query("update meeting set cancelled_at = ? where id = ? and cancelled_at is null")
+    sqlx::query("update meeting set cancelled_at = $1 where id = $2 and cancelled_at is null")
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -172,29 +172,30 @@ pub async fn end(pool: &Pool, id: &str, user_id: &str, now: i64) -> Result<Meeti
 /// ended. Harmless on an ended meeting; returns whether the meeting exists.
 pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("update meeting set ended_at = ? where id = ? and ended_at is null")
+    sqlx::query("update meeting set ended_at = $1 where id = $2 and ended_at is null")
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("update attendance set present = 0 where meeting_id = ?")
+    sqlx::query("update attendance set present = 0 where meeting_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("update attendance_span set left_at = ? where meeting_id = ? and left_at is null")
-        .bind(now)
+    sqlx::query(
+        "update attendance_span set left_at = $1 where meeting_id = $2 and left_at is null",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update personal_room set meeting_id = null where meeting_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("update personal_room set meeting_id = null where meeting_id = ?")
+    let Flag(exists) = sqlx::query_scalar("select exists (select 1 from meeting where id = $1)")
         .bind(id)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-    let exists =
-        sqlx::query_scalar::<_, bool>("select exists (select 1 from meeting where id = ?)")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
     tx.commit().await?;
     Ok(exists)
 }
@@ -248,24 +249,24 @@ pub async fn upcoming(
     let sql = concat!(
         "with cand (id) as ( \
            select id from (select id from meeting \
-             where owner_id = ?1 and ended_at is null and cancelled_at is null \
-             and kind <> 'personal' and starts_at >= ?2 and (starts_at, id) > (?4, ?5) \
-             order by starts_at, id limit ?6) \
+             where owner_id = $1 and ended_at is null and cancelled_at is null \
+             and kind <> 'personal' and starts_at >= $2 and (starts_at, id) > ($4, $5) \
+             order by starts_at, id limit $6) as own \
            union select m.id from attendance a join meeting m on m.id = a.meeting_id \
-             where a.account_id = ?1 and m.ended_at is null and m.cancelled_at is null \
-             and m.kind <> 'personal' and m.starts_at >= ?2 and (m.starts_at, m.id) > (?4, ?5) \
+             where a.account_id = $1 and m.ended_at is null and m.cancelled_at is null \
+             and m.kind <> 'personal' and m.starts_at >= $2 and (m.starts_at, m.id) > ($4, $5) \
            union select m.id from attendance l join meeting m on m.id = l.meeting_id \
-             where l.present = 1 and l.last_seen_at >= ?3 and m.ended_at is null \
-             and m.cancelled_at is null and m.kind <> 'personal' and (m.starts_at, m.id) > (?4, ?5) \
-             and (m.owner_id = ?1 or exists (select 1 from attendance x \
-                  where x.meeting_id = m.id and x.account_id = ?1))) ",
+             where l.present = 1 and l.last_seen_at >= $3 and m.ended_at is null \
+             and m.cancelled_at is null and m.kind <> 'personal' and (m.starts_at, m.id) > ($4, $5) \
+             and (m.owner_id = $1 or exists (select 1 from attendance x \
+                  where x.meeting_id = m.id and x.account_id = $1))) ",
         "select ",
         columns!(),
         ", o.display_name as owner_name, ",
         live!(),
         " as live \
          from meeting m join cand on cand.id = m.id join account o on o.id = m.owner_id \
-         order by m.starts_at, m.id limit ?6"
+         order by m.starts_at, m.id limit $6"
     );
     let (cursor_ts, cursor_id) = match after {
         Some(c) => (c.starts_at, c.id.clone()),
@@ -295,20 +296,20 @@ pub async fn previous(
 ) -> Result<Page, sqlx::Error> {
     macro_rules! is_previous {
         () => {
-            "m.cancelled_at is null and (m.ended_at is not null or (m.starts_at < ?2 and not \
+            "m.cancelled_at is null and (m.ended_at is not null or (m.starts_at < $2 and not \
              exists (select 1 from attendance a where a.meeting_id = m.id and a.present = 1 \
-             and a.last_seen_at >= ?3))) and (m.kind <> 'personal' or exists \
+             and a.last_seen_at >= $3))) and (m.kind <> 'personal' or exists \
              (select 1 from attendance x where x.meeting_id = m.id)) \
-             and (m.starts_at, m.id) < (?4, ?5)"
+             and (m.starts_at, m.id) < ($4, $5)"
         };
     }
     let sql = concat!(
         "with cand (id) as ( \
-           select id from (select m.id from meeting m where m.owner_id = ?1 and ",
+           select id from (select m.id from meeting m where m.owner_id = $1 and ",
         is_previous!(),
-        " order by m.starts_at desc, m.id desc limit ?6) \
+        " order by m.starts_at desc, m.id desc limit $6) as own \
            union select m.id from attendance at join meeting m on m.id = at.meeting_id \
-             where at.account_id = ?1 and ",
+             where at.account_id = $1 and ",
         is_previous!(),
         ") select ",
         columns!(),
@@ -316,7 +317,7 @@ pub async fn previous(
         live!(),
         " as live \
          from meeting m join cand on cand.id = m.id join account o on o.id = m.owner_id \
-         order by m.starts_at desc, m.id desc limit ?6"
+         order by m.starts_at desc, m.id desc limit $6"
     );
     let (cursor_ts, cursor_id) = match before {
         Some(c) => (c.starts_at, c.id.clone()),
@@ -334,14 +335,14 @@ pub async fn previous(
     page(pool, rows, limit).await
 }
 
-async fn page(pool: &Pool, rows: Vec<SqliteRow>, limit: usize) -> Result<Page, sqlx::Error> {
+async fn page(pool: &Pool, rows: Vec<Row>, limit: usize) -> Result<Page, sqlx::Error> {
     let has_more = rows.len() > limit;
     let mut meetings = Vec::with_capacity(rows.len().min(limit));
     for row in rows.iter().take(limit) {
         meetings.push(ListedMeeting {
             meeting: to_meeting(row)?,
             owner_name: row.try_get("owner_name")?,
-            live: row.try_get("live")?,
+            live: row.try_get::<Flag, _>("live")?.into(),
             attendees: Vec::new(),
         });
     }
@@ -370,13 +371,13 @@ pub async fn attendees(
     if meeting_ids.is_empty() {
         return Ok(out);
     }
-    let placeholders = vec!["?"; meeting_ids.len()].join(", ");
+    let placeholders = crate::db::placeholders(meeting_ids.len());
     let sql = format!(
         "select a.meeting_id, acc.id, acc.display_name, acc.image_url from attendance a \
          join account acc on acc.id = a.account_id where a.meeting_id in ({placeholders}) \
          order by a.first_joined_at, acc.id"
     );
-    // Only `?` placeholders are added, one per ID; the IDs themselves are bound.
+    // Only placeholders are added (`$1`, `$2`…), one per ID; the IDs themselves are bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for id in meeting_ids {
         query = query.bind(*id);
@@ -403,21 +404,21 @@ pub async fn next_upcoming(
     macro_rules! is_next {
         () => {
             "m.ended_at is null and m.cancelled_at is null and m.kind <> 'personal' \
-             and m.starts_at >= ?2"
+             and m.starts_at >= $2"
         };
     }
     let sql = concat!(
         "select * from (select ",
         columns!(),
-        " from meeting m where m.owner_id = ?1 and ",
+        " from meeting m where m.owner_id = $1 and ",
         is_next!(),
-        " order by m.starts_at, m.id limit 1) \
+        " order by m.starts_at, m.id limit 1) as own \
          union all select * from (select ",
         columns!(),
         " from attendance a \
-         join meeting m on m.id = a.meeting_id where a.account_id = ?1 and ",
+         join meeting m on m.id = a.meeting_id where a.account_id = $1 and ",
         is_next!(),
-        " order by m.starts_at, m.id limit 1) order by starts_at, id limit 1"
+        " order by m.starts_at, m.id limit 1) as joined order by starts_at, id limit 1"
     );
     sqlx::query(sql)
         .bind(user_id)

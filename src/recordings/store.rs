@@ -1,10 +1,10 @@
 //! SQL for recordings.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use crate::db::Row;
+use sqlx::Row as _;
 
 use super::{Recording, Status};
-use crate::db::Pool;
+use crate::db::{Flag, Pool};
 use crate::meetings::store::Cursor;
 
 macro_rules! columns {
@@ -15,7 +15,7 @@ macro_rules! columns {
     };
 }
 
-fn to_recording(row: &SqliteRow) -> Result<Recording, sqlx::Error> {
+fn to_recording(row: &Row) -> Result<Recording, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Recording {
         id: row.try_get("id")?,
@@ -52,7 +52,7 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "insert into recording (id, meeting_id, created_by, provider, status, mime_type, \
-         started_at, last_slice_at, created_at) values (?1, ?2, ?3, 'mesh', 'recording', ?4, ?5, ?5, ?5)",
+         started_at, last_slice_at, created_at) values ($1, $2, $3, 'mesh', 'recording', $4, $5, $5, $5)",
     )
     .bind(&id)
     .bind(meeting_id)
@@ -70,7 +70,7 @@ pub async fn find(pool: &Pool, id: &str) -> Result<Option<Recording>, sqlx::Erro
     sqlx::query(concat!(
         "select ",
         columns!(),
-        " from recording r where r.id = ?1"
+        " from recording r where r.id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
@@ -84,7 +84,7 @@ pub async fn active_in(pool: &Pool, meeting_id: &str) -> Result<Option<Recording
     sqlx::query(concat!(
         "select ",
         columns!(),
-        " from recording r where r.meeting_id = ?1 and r.status = 'recording' \
+        " from recording r where r.meeting_id = $1 and r.status = 'recording' \
          order by r.started_at desc limit 1"
     ))
     .bind(meeting_id)
@@ -97,7 +97,7 @@ pub async fn active_in(pool: &Pool, meeting_id: &str) -> Result<Option<Recording
 /// Built-in recordings this account has running now.
 pub async fn open_count_by(pool: &Pool, account: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "select count(*) from recording where created_by = ?1 and status = 'recording' \
+        "select count(*) from recording where created_by = $1 and status = 'recording' \
          and provider = 'mesh'",
     )
     .bind(account)
@@ -107,8 +107,9 @@ pub async fn open_count_by(pool: &Pool, account: &str) -> Result<i64, sqlx::Erro
 
 /// Bytes of built-in recordings this account made, kept or still being made.
 pub async fn bytes_used_by(pool: &Pool, account: &str) -> Result<i64, sqlx::Error> {
+    // A sum is `numeric` in PostgreSQL: brought back to a 64-bit integer.
     sqlx::query_scalar(
-        "select coalesce(sum(byte_size), 0) from recording where created_by = ?1 \
+        "select cast(coalesce(sum(byte_size), 0) as bigint) from recording where created_by = $1 \
          and provider = 'mesh'",
     )
     .bind(account)
@@ -125,8 +126,8 @@ pub async fn advance(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update recording set next_seq = ?2, byte_size = ?3, last_slice_at = ?4 \
-         where id = ?1 and status = 'recording'",
+        "update recording set next_seq = $2, byte_size = $3, last_slice_at = $4 \
+         where id = $1 and status = 'recording'",
     )
     .bind(id)
     .bind(next_seq)
@@ -140,7 +141,7 @@ pub async fn advance(
 /// Marks a slice as seen without advancing (a slice waiting for an earlier one), so an
 /// uploader that is alive is not mistaken for a vanished one.
 pub async fn touch(pool: &Pool, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("update recording set last_slice_at = ?2 where id = ?1 and status = 'recording'")
+    sqlx::query("update recording set last_slice_at = $2 where id = $1 and status = 'recording'")
         .bind(id)
         .bind(now)
         .execute(pool)
@@ -158,7 +159,7 @@ pub async fn finish(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update recording set status = case when byte_size > 0 then 'ready' else 'failed' end, \
-         duration_ms = coalesce(?2, duration_ms), ended_at = ?3 where id = ?1 and status = 'recording'",
+         duration_ms = coalesce($2, duration_ms), ended_at = $3 where id = $1 and status = 'recording'",
     )
     .bind(id)
     .bind(duration_ms)
@@ -173,7 +174,7 @@ pub async fn idle(pool: &Pool, cutoff: i64) -> Result<Vec<Recording>, sqlx::Erro
     sqlx::query(concat!(
         "select ",
         columns!(),
-        " from recording r where r.status = 'recording' and r.last_slice_at < ?1"
+        " from recording r where r.status = 'recording' and r.last_slice_at < $1"
     ))
     .bind(cutoff)
     .fetch_all(pool)
@@ -184,7 +185,7 @@ pub async fn idle(pool: &Pool, cutoff: i64) -> Result<Vec<Recording>, sqlx::Erro
 }
 
 pub async fn delete(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("delete from recording where id = ?1")
+    let done = sqlx::query("delete from recording where id = $1")
         .bind(id)
         .execute(pool)
         .await?;
@@ -197,7 +198,7 @@ pub async fn delete(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
 macro_rules! was_there {
     () => {
         "exists (select 1 from attendance_span s where s.meeting_id = r.meeting_id \
-         and s.account_id = ?1 and s.joined_at <= coalesce(r.ended_at, s.joined_at) \
+         and s.account_id = $1 and s.joined_at <= coalesce(r.ended_at, s.joined_at) \
          and coalesce(s.left_at, s.last_seen_at + 60) >= r.started_at)"
     };
 }
@@ -210,17 +211,17 @@ pub async fn may_view(
     recording: &Recording,
     user_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(concat!(
-        "select exists (select 1 from meeting where id = r.meeting_id and owner_id = ?1) \
-         or r.created_by = ?1 or ",
+    sqlx::query_scalar::<_, Flag>(concat!(
+        "select exists (select 1 from meeting where id = r.meeting_id and owner_id = $1) \
+         or r.created_by = $1 or ",
         was_there!(),
-        " from recording r where r.id = ?2"
+        " from recording r where r.id = $2"
     ))
     .bind(user_id)
     .bind(&recording.id)
     .fetch_optional(pool)
     .await
-    .map(|v| v.unwrap_or(false))
+    .map(|v| v.is_some_and(bool::from))
 }
 
 /// A recording in a list, with its meeting's title and owner.
@@ -241,18 +242,18 @@ pub async fn list_for(
     let sql = concat!(
         "with cand (id) as ( \
            select r.id from meeting m join recording r on r.meeting_id = m.id \
-             where m.owner_id = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) \
+             where m.owner_id = $1 and r.status = 'ready' and (r.started_at, r.id) < ($2, $3) \
            union select r.id from recording r \
-             where r.created_by = ?1 and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) \
+             where r.created_by = $1 and r.status = 'ready' and (r.started_at, r.id) < ($2, $3) \
            union select r.id from recording r where r.meeting_id in \
-             (select distinct meeting_id from attendance_span where account_id = ?1) \
-             and r.status = 'ready' and (r.started_at, r.id) < (?2, ?3) and ",
+             (select distinct meeting_id from attendance_span where account_id = $1) \
+             and r.status = 'ready' and (r.started_at, r.id) < ($2, $3) and ",
         was_there!(),
         ") select ",
         columns!(),
         ", m.description, m.owner_id from recording r \
          join cand on cand.id = r.id join meeting m on m.id = r.meeting_id \
-         order by r.started_at desc, r.id desc limit ?4"
+         order by r.started_at desc, r.id desc limit $4"
     );
     let (ts, id) = match before {
         Some(c) => (c.starts_at, c.id.clone()),
@@ -294,7 +295,7 @@ pub async fn list_for(
 /// (links made from now on carry it).
 pub async fn revoke_share_links(pool: &Pool, id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "update recording set share_version = share_version + 1 where id = ?1 \
+        "update recording set share_version = share_version + 1 where id = $1 \
          returning share_version",
     )
     .bind(id)
@@ -304,20 +305,20 @@ pub async fn revoke_share_links(pool: &Pool, id: &str) -> Result<i64, sqlx::Erro
 
 /// Lets (or stops letting) everyone in the meeting record.
 pub async fn set_allowed(pool: &Pool, meeting_id: &str, allowed: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("update meeting set recording_allowed = ?2 where id = ?1")
+    sqlx::query("update meeting set recording_allowed = $2 where id = $1")
         .bind(meeting_id)
-        .bind(allowed)
+        .bind(i64::from(allowed))
         .execute(pool)
         .await?;
     Ok(())
 }
 
 pub async fn is_allowed(pool: &Pool, meeting_id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>("select recording_allowed from meeting where id = ?1")
+    sqlx::query_scalar::<_, Flag>("select recording_allowed from meeting where id = $1")
         .bind(meeting_id)
         .fetch_optional(pool)
         .await
-        .map(|v| v.unwrap_or(false))
+        .map(|v| v.is_some_and(bool::from))
 }
 
 /// A recording made by a hosted provider (Stream), ready to play from its own URL.
@@ -349,8 +350,8 @@ pub async fn save_provider_recording(
         "insert into recording (id, meeting_id, created_by, provider, status, mime_type, \
          duration_ms, started_at, ended_at, last_slice_at, external_id, url, created_at, \
          provider_session, provider_file, provider_seen_at) \
-         select ?1, ?2, null, ?3, 'ready', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, ?11, ?12, ?8 \
-         where exists (select 1 from meeting where id = ?2) \
+         select $1, $2, null, $3, 'ready', $4, $5, $6, $7, $8, $9, $10, $8, $11, $12, $8 \
+         where exists (select 1 from meeting where id = $2) \
          on conflict (provider, external_id) where external_id is not null do update set \
          url = excluded.url, started_at = excluded.started_at, ended_at = excluded.ended_at, \
          duration_ms = excluded.duration_ms, provider_session = excluded.provider_session, \
@@ -382,7 +383,7 @@ pub async fn provider_recordings(
     sqlx::query(concat!(
         "select ",
         columns!(),
-        " from recording r where r.meeting_id = ? and r.provider = ? order by r.started_at, r.id"
+        " from recording r where r.meeting_id = $1 and r.provider = $2 order by r.started_at, r.id"
     ))
     .bind(meeting_id)
     .bind(provider)
@@ -403,10 +404,10 @@ pub async fn recent_meetings_with_attendance(
 ) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
     sqlx::query_as(
         "select m.id, m.ended_at from meeting m where m.id in ( \
-           select a.meeting_id from attendance a where a.account_id = ?1 \
-           union select o.id from meeting o where o.owner_id = ?1 \
+           select a.meeting_id from attendance a where a.account_id = $1 \
+           union select o.id from meeting o where o.owner_id = $1 \
              and exists (select 1 from attendance a where a.meeting_id = o.id)) \
-         order by m.starts_at desc, m.id desc limit ?2",
+         order by m.starts_at desc, m.id desc limit $2",
     )
     .bind(user_id)
     .bind(limit)

@@ -1,7 +1,7 @@
 //! Built-in accounts: sign-up, sign-in, sign-out, the guard on private routes, rate limits
 //! and redirects.
 
-use crate::helpers::{header, location, new_client, spawn_app, spawn_app_with};
+use crate::helpers::{header, location, new_client, spawn_app};
 
 const PRIVATE_PAGES: [&str; 5] = [
     "/",
@@ -355,8 +355,7 @@ async fn a_restart_does_not_sign_anyone_out() {
     let app = spawn_app().await;
     app.signed_in_as("steady").await;
     // A second server on the same data directory: the same generated session key.
-    let dir = app.data_dir.path().display().to_string();
-    let again = spawn_app_with(&[("DATA_DIR", &dir)]).await;
+    let again = app.respawn(&[]).await;
     // Cookies are per host, not per port: the first client's cookie reaches the new server.
     let res = app.client.get(again.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 200);

@@ -9,6 +9,11 @@ use reqwest::{Client, Response, redirect};
 use yoom::config::Settings;
 use yoom::startup::Application;
 
+/// Set to a PostgreSQL URL (a database the tests may create databases from, such as
+/// `postgres://postgres@127.0.0.1:5433/postgres`), every test app gets a fresh PostgreSQL
+/// database of its own instead of a SQLite file. `scripts/test.sh` runs the suite both ways.
+pub const TEST_POSTGRES_VAR: &str = "YOOM_TEST_POSTGRES";
+
 /// A running server with its own data directory, and a client with its own cookie jar.
 pub struct TestApp {
     pub address: String,
@@ -19,6 +24,34 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     pub server: actix_web::dev::ServerHandle,
     pub port: u16,
+    /// The app's database.
+    pub database_url: String,
+}
+
+/// A fresh database for one test app: a SQLite file in its data directory, or a new database
+/// on the PostgreSQL server named by [`TEST_POSTGRES_VAR`].
+pub async fn fresh_database(data_dir: &std::path::Path) -> String {
+    let Ok(admin) = std::env::var(TEST_POSTGRES_VAR) else {
+        return format!("sqlite://{}/yoom.db", data_dir.display());
+    };
+    let name = format!("yoom_test_{}", uuid::Uuid::new_v4().simple());
+    let pool = yoom::db::open(
+        &admin,
+        yoom::db::PoolSettings {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(30),
+        },
+    )
+    .await
+    .expect("the test PostgreSQL server answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&pool)
+        .await
+        .expect("create a test database");
+    pool.close().await;
+    let mut url = url::Url::parse(&admin).expect("YOOM_TEST_POSTGRES is a URL");
+    url.set_path(&name);
+    url.to_string()
 }
 
 /// Starts the app on a free port with a fresh database.
@@ -29,11 +62,20 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the app with extra configuration variables.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let data_path = match vars.iter().find(|(k, _)| *k == "DATA_DIR") {
+        Some((_, dir)) => std::path::PathBuf::from(dir),
+        None => data_dir.path().to_owned(),
+    };
+    let database_url = match vars.iter().find(|(k, _)| *k == "DATABASE_URL") {
+        Some((_, url)) => url.to_string(),
+        None => fresh_database(&data_path).await,
+    };
     let mut map: HashMap<String, String> = HashMap::from([
         ("PORT".into(), "0".into()),
         ("BIND".into(), "127.0.0.1".into()),
         ("BASE_URL".into(), "http://127.0.0.1".into()),
         ("DATA_DIR".into(), data_dir.path().display().to_string()),
+        ("DATABASE_URL".into(), database_url.clone()),
     ]);
     for (k, v) in vars {
         map.insert(k.to_string(), v.to_string());
@@ -52,6 +94,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         data_dir,
         server,
         port,
+        database_url,
     }
 }
 
@@ -246,8 +289,43 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 impl TestApp {
     /// The app's own database, for seeding what only later steps (joining a call) produce.
     pub async fn db(&self) -> yoom::db::Pool {
-        let url = format!("sqlite://{}/yoom.db", self.data_dir.path().display());
-        yoom::db::connect(&url).await.expect("test database")
+        yoom::db::open(
+            &self.database_url,
+            yoom::db::PoolSettings {
+                max_connections: 2,
+                acquire_timeout: std::time::Duration::from_secs(30),
+            },
+        )
+        .await
+        .expect("test database")
+    }
+
+    /// A second server on this one's data (its directory and its database), as after a
+    /// restart.
+    pub async fn respawn(&self, extra: &[(&str, &str)]) -> TestApp {
+        let dir = self.data_dir.path().display().to_string();
+        let mut vars: Vec<(&str, &str)> =
+            vec![("DATA_DIR", &dir), ("DATABASE_URL", &self.database_url)];
+        vars.extend_from_slice(extra);
+        spawn_app_with(&vars).await
+    }
+
+    /// The session key the server generated (in its data directory, or in the database).
+    pub async fn session_key(&self) -> Vec<u8> {
+        let key = if self.is_postgres() {
+            sqlx::query_scalar("select value from app_secret where name = 'session_key'")
+                .fetch_one(&self.db().await)
+                .await
+                .expect("a stored session key")
+        } else {
+            std::fs::read_to_string(self.data_dir.path().join("session.key")).expect("key file")
+        };
+        hex::decode(key.trim()).expect("a hex key")
+    }
+
+    /// True when this app runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
     }
 
     /// Schedules a meeting `minutes_from_now` ahead (UTC picker, offset 0); returns its ID.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app};
 use crate::signal::{Peer, Socket, expect, next, open, send};
 
 /// Connects and sends `join`; returns the socket and the first answer (welcome, waiting, or an
@@ -429,8 +429,7 @@ async fn what_the_host_decided_and_the_chat_survive_a_restart() {
 
     app.server.stop(false).await;
     let port = app.port.to_string();
-    let dir = app.data_dir.path().display().to_string();
-    let again = spawn_app_with(&[("PORT", &port), ("DATA_DIR", &dir)]).await;
+    let again = app.respawn(&[("PORT", &port)]).await;
     let (_, welcome) = knock(&again, &meeting, &app.cookie_header()).await;
     assert_eq!(welcome["type"], "welcome");
     assert_eq!(welcome["locked"], true);
@@ -631,7 +630,10 @@ async fn after_the_call_its_host_and_attendees_read_the_chat_and_download_it() {
         .await
         .unwrap();
     assert!(page.contains(r#"<a href="https://example.com/notes" target="_blank" rel="noopener noreferrer">https://example.com/notes</a>, thanks"#), "{page}");
-    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{page}");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
     assert!(!page.contains("<script>alert"));
     assert!(page.contains("Message deleted by the host"));
     assert!(!page.contains("oops, a secret"));

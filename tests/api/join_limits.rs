@@ -186,8 +186,7 @@ async fn old_ten_digit_room_ids_are_replaced_at_start() {
         .execute(&db)
         .await
         .unwrap();
-    let dir = app.data_dir.path().display().to_string();
-    let again = spawn_app_with(&[("DATA_DIR", &dir)]).await;
+    let again = app.respawn(&[]).await;
     let res = app
         .client
         .get(again.url("/personal-room"))

@@ -135,8 +135,8 @@ async fn presence_reports_are_refused_on_built_in_media() {
         .post_form(&format!("/meeting/{meeting}/presence"), &[])
         .await;
     assert_eq!(res.status(), 404);
-    let attended: bool = sqlx::query_scalar(
-        "select exists (select 1 from attendance where meeting_id = ? and account_id = ?)",
+    let yoom::db::Flag(attended) = sqlx::query_scalar(
+        "select exists (select 1 from attendance where meeting_id = $1 and account_id = $2)",
     )
     .bind(&meeting)
     .bind(&guest_id)

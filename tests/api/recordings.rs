@@ -274,8 +274,7 @@ async fn a_server_restart_mid_recording_loses_no_acknowledged_slice() {
     slice(&app.client, &app.address, &rec, 1, chunk(b'b', 50)).await;
     app.server.stop(false).await;
     let port = app.port.to_string();
-    let dir = app.data_dir.path().display().to_string();
-    let _again = spawn_app_with(&[("PORT", &port), ("DATA_DIR", &dir)]).await;
+    let _again = app.respawn(&[("PORT", &port)]).await;
     // The same client (cookie) carries on where it was.
     let (status, body) = slice(&app.client, &app.address, &rec, 1, chunk(b'b', 50)).await;
     assert_eq!(
@@ -424,8 +423,7 @@ async fn a_share_link_plays_without_an_account_until_it_expires_or_the_recording
     }
 
     // Expired: signed with the same key a week and a day ago.
-    let key = std::fs::read_to_string(app.data_dir.path().join("session.key")).unwrap();
-    let key = hex::decode(key.trim()).unwrap();
+    let key = app.session_key().await;
     let signer = yoom::recordings::share::ShareSigner::new(&key, 7 * 86_400);
     let old = signer.link(&rec, 0, yoom::time::now() - 8 * 86_400);
     let res = anonymous.get(app.url(&old)).send().await.unwrap();

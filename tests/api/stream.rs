@@ -268,7 +268,7 @@ async fn tokens_upsert_the_user_once_and_a_changed_profile_upserts_again() {
         format!(r#"{{"users":{{"{id}":{{"id":"{id}","name":"upsert Tester"}}}}}}"#)
     );
 
-    sqlx::query("update account set display_name = 'Ursula Upsert', image_url = 'https://img.example/u.png' where id = ?")
+    sqlx::query("update account set display_name = 'Ursula Upsert', image_url = 'https://img.example/u.png' where id = $1")
         .bind(&id)
         .execute(&app.db().await)
         .await
@@ -294,7 +294,7 @@ async fn a_token_is_still_issued_when_the_upsert_fails() {
     app.signed_in_as("upsertfail").await;
     let id = my_id(&app).await;
     let meeting = app.start_instant("Upsert fails").await;
-    sqlx::query("update account set display_name = 'Changed Name' where id = ?")
+    sqlx::query("update account set display_name = 'Changed Name' where id = $1")
         .bind(&id)
         .execute(&app.db().await)
         .await
@@ -426,7 +426,7 @@ async fn a_scheduled_meeting_creates_its_call_with_the_scheduled_start() {
         .requests_to(&format!("/call/default/{meeting}"))
         .pop()
         .expect("get-or-create");
-    let stored: i64 = sqlx::query_scalar("select starts_at from meeting where id = ?")
+    let stored: i64 = sqlx::query_scalar("select starts_at from meeting where id = $1")
         .bind(&meeting)
         .fetch_one(&app.db().await)
         .await

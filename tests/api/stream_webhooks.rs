@@ -33,7 +33,7 @@ fn participant_event(kind: &str, meeting: &str, user: &str, at: &str) -> String 
 
 async fn open_spans(app: &TestApp, meeting: &str) -> i64 {
     sqlx::query_scalar(
-        "select count(*) from attendance_span where meeting_id = ? and left_at is null",
+        "select count(*) from attendance_span where meeting_id = $1 and left_at is null",
     )
     .bind(meeting)
     .fetch_one(&app.db().await)
@@ -84,12 +84,26 @@ async fn a_delivery_that_failed_is_applied_when_stream_retries_it() {
     );
     // The first attempt fails inside (the database refuses writes to the meeting table).
     let db = app.db().await;
-    sqlx::query(
-        "create trigger refuse_end before update on meeting begin select raise(fail, 'down'); end",
-    )
-    .execute(&db)
-    .await
-    .unwrap();
+    let (create, drop): (&[&str], &str) = if app.is_postgres() {
+        (
+            &[
+                "create function refuse_end() returns trigger language plpgsql \
+                 as $$ begin raise exception 'down'; end $$",
+                "create trigger refuse_end before update on meeting \
+                 for each row execute function refuse_end()",
+            ],
+            "drop trigger refuse_end on meeting",
+        )
+    } else {
+        (
+            &["create trigger refuse_end before update on meeting \
+               begin select raise(fail, 'down'); end"],
+            "drop trigger refuse_end",
+        )
+    };
+    for statement in create {
+        sqlx::query(*statement).execute(&db).await.unwrap();
+    }
     let res = post_webhook(
         &app,
         ended.as_bytes(),
@@ -98,13 +112,10 @@ async fn a_delivery_that_failed_is_applied_when_stream_retries_it() {
     )
     .await;
     assert_eq!(res.status(), 500);
-    sqlx::query("drop trigger refuse_end")
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query(drop).execute(&db).await.unwrap();
     let retry = post_delivery(&app, &ended, None).await;
     assert!(retry.get("duplicate").is_none(), "{retry}");
-    let ended_at: Option<i64> = sqlx::query_scalar("select ended_at from meeting where id = ?")
+    let ended_at: Option<i64> = sqlx::query_scalar("select ended_at from meeting where id = $1")
         .bind(&meeting)
         .fetch_one(&db)
         .await

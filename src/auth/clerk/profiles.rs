@@ -136,7 +136,7 @@ impl Profiles {
 async fn stored(pool: &Pool, id: &str) -> Result<Option<(CurrentUser, Option<i64>)>, sqlx::Error> {
     let row = sqlx::query(
         "select id, username, display_name, image_url, profile_fetched_at from account \
-         where id = ?",
+         where id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -172,7 +172,7 @@ async fn upsert(pool: &Pool, profile: &ClerkUser) -> Result<CurrentUser, sqlx::E
         sqlx::query(
             "insert into account \
                (id, username, display_name, image_url, created_at, updated_at, profile_fetched_at) \
-             values (?, ?, ?, ?, ?, ?, ?) \
+             values ($1, $2, $3, $4, $5, $6, $7) \
              on conflict (id) do update set username = excluded.username, \
                display_name = excluded.display_name, image_url = excluded.image_url, \
                updated_at = excluded.updated_at, profile_fetched_at = excluded.profile_fetched_at",
@@ -204,7 +204,7 @@ async fn upsert(pool: &Pool, profile: &ClerkUser) -> Result<CurrentUser, sqlx::E
 async fn store_placeholder(pool: &Pool, id: &str) -> Result<CurrentUser, sqlx::Error> {
     let now = crate::time::now();
     sqlx::query(
-        "insert into account (id, display_name, created_at, updated_at) values (?, ?, ?, ?) \
+        "insert into account (id, display_name, created_at, updated_at) values ($1, $2, $3, $4) \
          on conflict (id) do nothing",
     )
     .bind(id)

@@ -19,7 +19,7 @@ pub fn delivery_id(webhook_id: Option<&str>, body: &[u8]) -> String {
 /// Claims a delivery before it is applied: false when it was claimed before (a retry).
 pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
-        "insert into stream_webhook_delivery (delivery_id, created_at) values (?, ?) \
+        "insert into stream_webhook_delivery (delivery_id, created_at) values ($1, $2) \
          on conflict (delivery_id) do nothing",
     )
     .bind(id)
@@ -29,7 +29,7 @@ pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
     .rows_affected()
         == 1;
     if claimed {
-        sqlx::query("delete from stream_webhook_delivery where created_at < ?")
+        sqlx::query("delete from stream_webhook_delivery where created_at < $1")
             .bind(now - REMEMBER_SECS)
             .execute(pool)
             .await?;
@@ -39,7 +39,7 @@ pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
 
 /// Gives a claim back when applying the delivery failed, so Stream's retry is applied.
 pub async fn release(pool: &Pool, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from stream_webhook_delivery where delivery_id = ?")
+    sqlx::query("delete from stream_webhook_delivery where delivery_id = $1")
         .bind(id)
         .execute(pool)
         .await?;

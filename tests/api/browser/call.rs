@@ -329,8 +329,7 @@ async fn after_a_server_restart_everyone_rejoins_without_reloading() {
 
     app.server.stop(false).await;
     let port = app.port.to_string();
-    let dir = app.data_dir.path().display().to_string();
-    let _again = crate::helpers::spawn_app_with(&[("PORT", &port), ("DATA_DIR", &dir)]).await;
+    let _again = app.respawn(&[("PORT", &port)]).await;
 
     for ((b, who), old_id) in [(host, "host"), (guest, "guest")].into_iter().zip(before) {
         let start = Instant::now();
