@@ -30,7 +30,13 @@ mesh media, data in ./data.
   DATABASE_ACQUIRE_TIMEOUT_SECS
                            how long a request waits for a connection, and start-up for
                            the database (default 5)
+  INSTANCE_URL             with PostgreSQL: where the other instances reach this one,
+                           http://host:port on the private network (default
+                           http://BIND:PORT; required when BIND is 0.0.0.0 or ::)
+  SHUTDOWN_DRAIN_SECS      with PostgreSQL: on SIGTERM, how long the instance keeps serving
+                           after it fails its health check and hands its rooms over (default 5)
   SESSION_KEY              at least 64 characters; default: generated once, kept in DATA_DIR
+                           (in the database with PostgreSQL)
   TRUST_PROXY              true when behind a reverse proxy that sets X-Forwarded-For
   ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
                            [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
@@ -82,6 +88,11 @@ pub struct Settings {
     pub database_url: String,
     /// The pool's size and patience (`DATABASE_MAX_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_SECS`).
     pub database_pool: crate::db::PoolSettings,
+    /// Where the other instances reach this one (`INSTANCE_URL`; PostgreSQL only). `None`:
+    /// `http://BIND:PORT`, once the port is known.
+    pub instance_url: Option<Url>,
+    /// How long a stopping instance keeps serving after it fails its health check.
+    pub shutdown_drain: std::time::Duration,
     pub session_key: Option<SecretString>,
     pub trust_proxy: bool,
     pub ice_servers: serde_json::Value,
@@ -192,6 +203,35 @@ impl Settings {
             max_connections,
             acquire_timeout: std::time::Duration::from_secs(acquire_secs),
         };
+        let instance_url = match get("INSTANCE_URL") {
+            Some(raw) => {
+                let url = parse_origin("INSTANCE_URL", &raw)?;
+                if url.scheme() != "http" {
+                    return Err(ConfigError::new(
+                        "INSTANCE_URL",
+                        "must be http://host:port: instances talk over the private network \
+                         (TLS ends at the proxy)",
+                    ));
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        if backend.is_shared() && instance_url.is_none() && bind.is_unspecified() {
+            return Err(ConfigError::new(
+                "INSTANCE_URL",
+                "is required with PostgreSQL when BIND is 0.0.0.0 or :: (the other instances \
+                 must know how to reach this one)",
+            ));
+        }
+        let drain_secs = parse_number("SHUTDOWN_DRAIN_SECS", get("SHUTDOWN_DRAIN_SECS"), 5u64)?;
+        if drain_secs > 300 {
+            return Err(ConfigError::new(
+                "SHUTDOWN_DRAIN_SECS",
+                "must be at most 300",
+            ));
+        }
+        let shutdown_drain = std::time::Duration::from_secs(drain_secs);
         let session_key = match get("SESSION_KEY") {
             Some(key) if key.len() < 64 => {
                 return Err(ConfigError::new(
@@ -364,6 +404,8 @@ impl Settings {
             data_dir,
             database_url,
             database_pool,
+            instance_url,
+            shutdown_drain,
             session_key,
             trust_proxy,
             ice_servers,
@@ -526,6 +568,17 @@ mod tests {
         .unwrap();
         assert_eq!(s.database_pool.max_connections, 40);
         assert_eq!(s.database_pool.acquire_timeout.as_secs(), 9);
+        // Listening on every address, the others cannot guess how to reach this instance.
+        let err =
+            settings(&[("DATABASE_URL", "postgres://db/yoom"), ("BIND", "0.0.0.0")]).unwrap_err();
+        assert_eq!(err.variable, "INSTANCE_URL");
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://db/yoom"),
+            ("BIND", "0.0.0.0"),
+            ("INSTANCE_URL", "http://10.0.0.5:8080"),
+        ])
+        .unwrap();
+        assert_eq!(s.instance_url.unwrap().as_str(), "http://10.0.0.5:8080/");
     }
 
     #[test]
@@ -608,6 +661,9 @@ mod tests {
             ("MESH_MAX_PARTICIPANTS", "1"),
             ("DATABASE_URL", "mysql://localhost/yoom"),
             ("DATABASE_MAX_CONNECTIONS", "1"),
+            ("INSTANCE_URL", "https://10.0.0.5:8080"),
+            ("INSTANCE_URL", "not a url"),
+            ("SHUTDOWN_DRAIN_SECS", "1000"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "0"),
             ("RECORDING_MAX_BYTES", "10"),
             ("RECORDING_QUOTA_BYTES", "100"),

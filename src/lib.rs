@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod errors;

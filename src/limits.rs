@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 
-use crate::rate_limit::{ClientAddress, RateLimiter};
+use crate::db::Pool;
+use crate::rate_limit::{ClientAddress, Limiter};
 
 /// Tries to find a meeting (join form, meeting links) one account may make in [`JOIN_WINDOW`];
 /// tries that found one are given back.
@@ -22,46 +23,71 @@ pub const MEETING_CREATE_WINDOW: Duration = Duration::from_secs(3600);
 pub const RECORDING_LISTINGS_PER_ACCOUNT: u32 = 10;
 pub const RECORDING_LISTING_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// The limiters, shared by all workers.
+/// The limiters, shared by all workers (and, on PostgreSQL, by every instance).
 #[derive(Debug)]
 pub struct Limits {
     /// How a request's address is taken for the per-address limits.
     pub address: ClientAddress,
-    join_per_account: RateLimiter,
-    join_per_address: RateLimiter,
-    pub meetings_created: RateLimiter,
-    pub recording_listings: RateLimiter,
+    join_per_account: Limiter,
+    join_per_address: Limiter,
+    pub meetings_created: Limiter,
+    pub recording_listings: Limiter,
 }
 
 impl Limits {
-    /// `meetings_per_hour`: `MEETING_CREATE_RATE_LIMIT`.
-    pub fn new(meetings_per_hour: u32, address: ClientAddress) -> Self {
+    /// `meetings_per_hour`: `MEETING_CREATE_RATE_LIMIT`; counted where `pool` says (see
+    /// [`Limiter::new`]).
+    pub fn new(meetings_per_hour: u32, address: ClientAddress, pool: &Pool) -> Self {
         Self {
             address,
-            join_per_account: RateLimiter::new(JOIN_TRIES_PER_ACCOUNT, JOIN_WINDOW),
-            join_per_address: RateLimiter::new(JOIN_TRIES_PER_ADDRESS, JOIN_WINDOW),
-            meetings_created: RateLimiter::new(meetings_per_hour, MEETING_CREATE_WINDOW),
-            recording_listings: RateLimiter::new(
+            join_per_account: Limiter::new(
+                "join_account",
+                JOIN_TRIES_PER_ACCOUNT,
+                JOIN_WINDOW,
+                pool,
+            ),
+            join_per_address: Limiter::new(
+                "join_address",
+                JOIN_TRIES_PER_ADDRESS,
+                JOIN_WINDOW,
+                pool,
+            ),
+            meetings_created: Limiter::new(
+                "meeting_create",
+                meetings_per_hour,
+                MEETING_CREATE_WINDOW,
+                pool,
+            ),
+            recording_listings: Limiter::new(
+                "recording_listing",
                 RECORDING_LISTINGS_PER_ACCOUNT,
                 RECORDING_LISTING_WINDOW,
+                pool,
             ),
         }
     }
 
     /// Counts a try to find a meeting, before looking (so tries in parallel cannot all pass
-    /// the check first). `Err(wait)` when this account or address has used up its tries;
+    /// the check first). `Ok(Err(wait))` when this account or address has used up its tries;
     /// otherwise the try, to give back with [`JoinTry::found`] if it finds one.
-    pub fn join_try(&self, account: &str, req: &HttpRequest) -> Result<JoinTry<'_>, Duration> {
+    pub async fn join_try(
+        &self,
+        account: &str,
+        req: &HttpRequest,
+    ) -> Result<Result<JoinTry<'_>, Duration>, sqlx::Error> {
         let address = self.address.of(req);
-        self.join_per_account.try_hit(account)?;
-        self.join_per_address
-            .try_hit(&address)
-            .inspect_err(|_| self.join_per_account.undo(account))?;
-        Ok(JoinTry {
+        if let Err(wait) = self.join_per_account.try_hit(account).await? {
+            return Ok(Err(wait));
+        }
+        if let Err(wait) = self.join_per_address.try_hit(&address).await? {
+            self.join_per_account.undo(account).await;
+            return Ok(Err(wait));
+        }
+        Ok(Ok(JoinTry {
             limits: self,
             account: account.to_owned(),
             address,
-        })
+        }))
     }
 }
 
@@ -74,8 +100,8 @@ pub struct JoinTry<'a> {
 
 impl JoinTry<'_> {
     /// The try found a meeting: it does not count.
-    pub fn found(self) {
-        self.limits.join_per_account.undo(&self.account);
-        self.limits.join_per_address.undo(&self.address);
+    pub async fn found(self) {
+        self.limits.join_per_account.undo(&self.account).await;
+        self.limits.join_per_address.undo(&self.address).await;
     }
 }

@@ -21,7 +21,7 @@ async fn serve() -> std::process::ExitCode {
         }
     };
     match Application::build(settings).await {
-        Ok(app) => match app.run_until_stopped().await {
+        Ok(app) => match app.run_until_signalled().await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = ?e, "server stopped with an error");

@@ -1,5 +1,9 @@
-//! A small fixed-window rate limiter (sign-in, sign-up, joins, meeting creation, tokens) and
-//! the client address its per-address limits are keyed by.
+//! Fixed-window rate limits (sign-in, sign-up, joins, meeting creation, tokens) and the client
+//! address their per-address limits are keyed by.
+//!
+//! A [`Limiter`] counts in this process ([`RateLimiter`]: one instance on SQLite, no I/O) or in
+//! the database ([`SharedLimiter`]: on PostgreSQL, where several instances must share one count,
+//! or N instances would allow N times the attempts).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -8,6 +12,151 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
+
+use crate::db::{Backend, Pool};
+
+/// A rate limit as endpoints use it, wherever it counts.
+#[derive(Debug)]
+pub enum Limiter {
+    /// Counted in this process.
+    Local(RateLimiter),
+    /// Counted in the database, for every instance at once.
+    Shared(SharedLimiter),
+}
+
+impl Limiter {
+    /// `max` events per `window` for each key: in the database when `pool` is one several
+    /// instances share, in memory otherwise. `bucket` names the limit in the database.
+    pub fn new(bucket: &'static str, max: u32, window: Duration, pool: &Pool) -> Self {
+        if Backend::of(pool).is_shared() {
+            Self::Shared(SharedLimiter {
+                pool: pool.clone(),
+                bucket,
+                max,
+                window,
+            })
+        } else {
+            Self::Local(RateLimiter::new(max, window))
+        }
+    }
+
+    /// Checks and counts one event: `Ok(Err(wait))` when the key has used up its window (the
+    /// refused event is not counted).
+    pub async fn try_hit(&self, key: &str) -> Result<Result<(), Duration>, sqlx::Error> {
+        match self {
+            Self::Local(limiter) => Ok(limiter.try_hit(key)),
+            Self::Shared(limiter) => limiter.try_hit(key).await,
+        }
+    }
+
+    /// Takes back one event counted for the key (an attempt that turned out to be fine). A
+    /// failure to do so is logged: the key keeps the event, which errs on the safe side.
+    pub async fn undo(&self, key: &str) {
+        match self {
+            Self::Local(limiter) => limiter.undo(key),
+            Self::Shared(limiter) => {
+                if let Err(e) = limiter.undo(key).await {
+                    tracing::error!(error = %e, bucket = limiter.bucket, "could not give back a counted event");
+                }
+            }
+        }
+    }
+
+    /// Forgets a key (after a successful sign-in, for instance); a failure is logged.
+    pub async fn reset(&self, key: &str) {
+        match self {
+            Self::Local(limiter) => limiter.reset(key),
+            Self::Shared(limiter) => {
+                if let Err(e) = limiter.reset(key).await {
+                    tracing::error!(error = %e, bucket = limiter.bucket, "could not reset a rate limit");
+                }
+            }
+        }
+    }
+}
+
+/// A fixed-window limit counted in the `rate_limit` table. One statement per event: an upsert
+/// that starts a new window, counts within the window, or (refused) changes nothing.
+#[derive(Debug)]
+pub struct SharedLimiter {
+    pool: Pool,
+    bucket: &'static str,
+    max: u32,
+    window: Duration,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl SharedLimiter {
+    async fn try_hit(&self, key: &str) -> Result<Result<(), Duration>, sqlx::Error> {
+        let now = now_ms();
+        let window = self.window.as_millis() as i64;
+        let counted: Option<i64> = sqlx::query_scalar(
+            "insert into rate_limit (bucket, key, hits, window_ends_at) values ($1, $2, 1, $3 + $4) \
+             on conflict (bucket, key) do update set \
+               hits = case when rate_limit.window_ends_at <= $3 then 1 else rate_limit.hits + 1 end, \
+               window_ends_at = case when rate_limit.window_ends_at <= $3 then $3 + $4 \
+                 else rate_limit.window_ends_at end \
+             where rate_limit.window_ends_at <= $3 or rate_limit.hits < $5 \
+             returning window_ends_at",
+        )
+        .bind(self.bucket)
+        .bind(key)
+        .bind(now)
+        .bind(window)
+        .bind(i64::from(self.max))
+        .fetch_optional(&self.pool)
+        .await?;
+        if counted.is_some() {
+            return Ok(Ok(()));
+        }
+        let ends: Option<i64> = sqlx::query_scalar(
+            "select window_ends_at from rate_limit where bucket = $1 and key = $2",
+        )
+        .bind(self.bucket)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let wait = ends.map_or(0, |end| (end - now).max(0));
+        Ok(Err(Duration::from_millis(wait as u64)))
+    }
+
+    async fn undo(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "update rate_limit set hits = hits - 1 where bucket = $1 and key = $2 and hits > 0",
+        )
+        .bind(self.bucket)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("delete from rate_limit where bucket = $1 and key = $2")
+            .bind(self.bucket)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Removes the counts whose window ended (at most `limit` of them); returns how many. Only the
+/// database's counts need this: the in-memory ones sweep themselves.
+pub async fn sweep_shared(pool: &Pool, limit: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "delete from rate_limit where (bucket, key) in (select bucket, key from rate_limit \
+         where window_ends_at <= $1 limit $2)",
+    )
+    .bind(now_ms())
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
 
 /// Counts events per key in fixed windows; a key over `max` is refused until its window ends.
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::local::{self, AuthLimits};
 use crate::auth::{self, Identity};
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::errors::{self, AppError};
 use crate::rate_limit::ClientAddress;
@@ -33,6 +34,30 @@ const FORM_LIMIT: usize = 16 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    stopper: Stopper,
+}
+
+/// Stops an instance the way a rolling restart needs it: with several instances, it first
+/// leaves the others (its health check fails, its rooms are handed over and their people
+/// reconnect elsewhere), keeps serving for `SHUTDOWN_DRAIN_SECS` while the proxy notices, then
+/// stops taking connections and finishes the requests under way.
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    cluster: Cluster,
+    rooms: Arc<crate::video::mesh::Hub>,
+    drain: std::time::Duration,
+}
+
+impl Stopper {
+    pub async fn stop(self) {
+        if self.cluster.is_shared() {
+            tracing::info!(drain = ?self.drain, "stopping: handing the rooms over, then draining");
+            crate::cluster::registry::leave(&self.cluster, self.rooms.as_ref()).await;
+            tokio::time::sleep(self.drain).await;
+        }
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -58,6 +83,22 @@ impl Application {
         let listener = TcpListener::bind((settings.bind, settings.port))
             .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
         let port = listener.local_addr()?.port();
+        let cluster = if backend.is_shared() {
+            let url = match &settings.instance_url {
+                Some(url) => url.clone(),
+                None => url::Url::parse(&format!(
+                    "http://{}",
+                    std::net::SocketAddr::from((settings.bind, port))
+                ))
+                .context("Failed to make this instance's URL from BIND and PORT")?,
+            };
+            Cluster::shared(pool.clone(), uuid::Uuid::new_v4().simple().to_string(), url)
+        } else {
+            Cluster::single()
+        };
+        crate::cluster::registry::join(&cluster)
+            .await
+            .context("Failed to register this instance")?;
         if settings.port == 0 && is_loopback(&settings.base_url) {
             // A free port was asked for (tests, local runs): links must name the one we got.
             let _ = settings.base_url.set_port(Some(port));
@@ -66,6 +107,7 @@ impl Application {
             identity = settings.identity_mode(),
             media = settings.media_mode(),
             database = backend.name(),
+            instance = cluster.id().unwrap_or("single"),
             address = %format!("{}:{port}", settings.bind),
             base_url = %settings.base_url,
             "Yoom is running: identity {}, media {}, database {}",
@@ -76,7 +118,8 @@ impl Application {
         let media = match &settings.stream {
             Some(stream) => {
                 let stream = Arc::new(
-                    StreamMedia::new(stream).context("Failed to set up the Stream client")?,
+                    StreamMedia::new(stream, &pool, cluster.clone())
+                        .context("Failed to set up the Stream client")?,
                 );
                 let (decisions, pending) = tokio::sync::mpsc::unbounded_channel();
                 crate::video::stream::moderation::spawn(stream.clone(), pending);
@@ -88,6 +131,7 @@ impl Application {
                         pool.clone(),
                         crate::video::stream::ROOM_MAX_PARTICIPANTS,
                         decisions,
+                        cluster.clone(),
                     ),
                     stream,
                 }
@@ -96,10 +140,69 @@ impl Application {
                 pool.clone(),
                 settings.ice_servers.clone(),
                 settings.mesh_max_participants,
+                cluster.clone(),
             )),
         };
-        let server = run(listener, pool, key, identity, media, settings)?;
-        Ok(Self { port, server })
+        crate::cluster::registry::spawn_heartbeat(&cluster, media.rooms().clone());
+        if let Some(id) = cluster.id() {
+            let events_media = media.clone();
+            crate::cluster::events::listen(
+                settings.database_url.clone(),
+                id.to_owned(),
+                move |event| {
+                    let media = events_media.clone();
+                    async move { media.apply(event).await }
+                },
+            );
+        }
+        let rooms = media.rooms().clone();
+        let drain = settings.shutdown_drain;
+        let server = run(
+            listener,
+            pool,
+            key,
+            identity,
+            media,
+            cluster.clone(),
+            settings,
+        )?;
+        let stopper = Stopper {
+            server: server.handle(),
+            cluster,
+            rooms,
+            drain,
+        };
+        Ok(Self {
+            port,
+            server,
+            stopper,
+        })
+    }
+
+    /// What stops this instance gracefully (see [`Stopper`]).
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops gracefully (see [`Stopper`]).
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let stopper = self.stopper.clone();
+        actix_web::rt::spawn(async move {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            stopper.stop().await;
+        });
+        self.run_until_stopped().await
     }
 
     /// A handle that stops the server (tests restart it to prove clients reconnect).
@@ -112,9 +215,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is stopped.
+    /// Serves until the server is stopped; then this instance leaves the others (see
+    /// [`Stopper`]), so they take its rooms at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let Stopper { cluster, rooms, .. } = self.stopper;
+        crate::cluster::registry::leave(&cluster, rooms.as_ref()).await;
+        result
     }
 }
 
@@ -133,21 +240,24 @@ fn run(
     key: Key,
     identity: Identity,
     media: Media,
+    cluster: Cluster,
     settings: Settings,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
+    let cluster = web::Data::new(cluster);
     // Each provider widens the CSP for its own hosts, and only when its mode is on.
     let mut sources = identity.csp_sources();
     sources.connect.extend(media.csp_connect_sources());
     sources.media.extend(media.csp_media_sources());
     let policy = web::Data::new(SecurityPolicy::widened(settings.origin(), &sources));
     let identity = web::Data::new(identity);
-    let limits = web::Data::new(AuthLimits::default());
+    let limits = web::Data::new(AuthLimits::new(&pool));
     let abuse_limits = web::Data::new(crate::limits::Limits::new(
         settings.meetings_per_hour,
         ClientAddress {
             trust_proxy: settings.trust_proxy,
         },
+        &pool,
     ));
     let address = web::Data::new(ClientAddress {
         trust_proxy: settings.trust_proxy,
@@ -172,6 +282,7 @@ fn run(
     );
     crate::jobs::spawn_recording_sweeper(uploads.clone(), media.clone());
     crate::jobs::spawn_idle_meeting_sweeper(pool.clone(), media.clone(), settings.meeting_idle_end);
+    crate::jobs::spawn_rate_limit_sweeper(pool.get_ref().clone());
     let settings = web::Data::new(settings);
 
     let server = HttpServer::new(move || {
@@ -198,6 +309,7 @@ fn run(
             .app_data(uploads.clone())
             .app_data(signer.clone())
             .app_data(settings.clone())
+            .app_data(cluster.clone())
             .app_data(
                 web::FormConfig::default()
                     .limit(FORM_LIMIT)
@@ -243,6 +355,8 @@ fn run(
     })
     // Without this a compressed response written in pieces waits on a delayed ACK (Nagle).
     .tcp_nodelay(true)
+    // Signals stop the server through `Stopper` (see `run_until_signalled`).
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

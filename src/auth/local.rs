@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{CurrentUser, accounts};
 use crate::db::Pool;
 use crate::errors::AppError;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::Limiter;
 
 /// Session key holding the session's random ID.
 pub const SESSION_ID: &str = "sid";
@@ -31,26 +31,40 @@ pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Accounts one client address may create per hour.
 pub const SIGN_UPS_PER_ADDRESS: u32 = 20;
 
-/// The sign-in and sign-up limits, shared by all workers.
+/// The sign-in and sign-up limits, shared by all workers (and, on PostgreSQL, by every
+/// instance).
 #[derive(Debug)]
 pub struct AuthLimits {
     /// Sign-in attempts per client address (successful ones are given back).
-    pub attempts_per_address: RateLimiter,
+    pub attempts_per_address: Limiter,
     /// Sign-in attempts per username, whatever the address (reset by a successful one).
-    pub attempts_per_username: RateLimiter,
+    pub attempts_per_username: Limiter,
     /// Accounts created per client address.
-    pub sign_ups_per_address: RateLimiter,
+    pub sign_ups_per_address: Limiter,
 }
 
-impl Default for AuthLimits {
-    fn default() -> Self {
+impl AuthLimits {
+    /// The limits, counted where `pool` says (see [`Limiter::new`]).
+    pub fn new(pool: &Pool) -> Self {
         let window = SIGN_IN_WINDOW;
         Self {
-            attempts_per_address: RateLimiter::new(SIGN_IN_ATTEMPTS_PER_ADDRESS, window),
-            attempts_per_username: RateLimiter::new(SIGN_IN_ATTEMPTS_PER_USERNAME, window),
-            sign_ups_per_address: RateLimiter::new(
+            attempts_per_address: Limiter::new(
+                "sign_in_address",
+                SIGN_IN_ATTEMPTS_PER_ADDRESS,
+                window,
+                pool,
+            ),
+            attempts_per_username: Limiter::new(
+                "sign_in_username",
+                SIGN_IN_ATTEMPTS_PER_USERNAME,
+                window,
+                pool,
+            ),
+            sign_ups_per_address: Limiter::new(
+                "sign_up_address",
                 SIGN_UPS_PER_ADDRESS,
                 Duration::from_secs(60 * 60),
+                pool,
             ),
         }
     }

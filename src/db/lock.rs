@@ -15,6 +15,9 @@ pub enum LockKey<'a> {
     Job(&'static str),
     /// Writing one recording's file: the instance holding this lock is the one writing.
     Upload(&'a str),
+    /// Bringing one meeting's stored provider recordings in line with a listing (and removing
+    /// those the provider no longer lists).
+    Listing(&'a str),
 }
 
 impl LockKey<'_> {
@@ -24,6 +27,7 @@ impl LockKey<'_> {
             Self::Startup => 0x596f_0001,
             Self::Job(_) => 0x596f_0002,
             Self::Upload(_) => 0x596f_0003,
+            Self::Listing(_) => 0x596f_0004,
         }
     }
 
@@ -32,6 +36,7 @@ impl LockKey<'_> {
             Self::Startup => "startup",
             Self::Job(name) => name,
             Self::Upload(_) => "upload",
+            Self::Listing(_) => "listing",
         }
     }
 
@@ -39,7 +44,7 @@ impl LockKey<'_> {
         match self {
             Self::Startup => "startup".into(),
             Self::Job(name) => name.into(),
-            Self::Upload(id) => id.into(),
+            Self::Upload(id) | Self::Listing(id) => id.into(),
         }
     }
 }

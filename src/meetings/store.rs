@@ -168,15 +168,29 @@ pub async fn end(pool: &Pool, id: &str, user_id: &str, now: i64) -> Result<Meeti
     })
 }
 
+/// What [`close`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// No meeting has that ID.
+    Unknown,
+    /// This call ended it (whoever else tried at the same time found it ended).
+    Now,
+    /// It had ended before.
+    Already,
+}
+
 /// Marks a meeting ended without asking who: for the media provider reporting that its call
-/// ended. Harmless on an ended meeting; returns whether the meeting exists.
-pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// ended, or a meeting left empty. Harmless on an ended meeting.
+pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<Closed, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("update meeting set ended_at = $1 where id = $2 and ended_at is null")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let ended_now =
+        sqlx::query("update meeting set ended_at = $1 where id = $2 and ended_at is null")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
     sqlx::query("update attendance set present = 0 where meeting_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -197,7 +211,11 @@ pub async fn close(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(exists)
+    Ok(match (exists, ended_now) {
+        (false, _) => Closed::Unknown,
+        (true, true) => Closed::Now,
+        (true, false) => Closed::Already,
+    })
 }
 
 pub use super::attendance::{record_join, record_leave, record_reported_join, record_seen};

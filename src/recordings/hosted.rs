@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::store::{self, ProviderRecording};
-use crate::db::Pool;
+use crate::db::{LockKey, Pool};
 use crate::video::Media;
 use crate::video::stream::client::CallRecording;
 use crate::video::stream::{
@@ -80,8 +80,24 @@ fn mime_of(filename: &str) -> &'static str {
 }
 
 /// Makes the stored recordings of one meeting match Stream's listing: adds or refreshes what
-/// it lists, and removes what it no longer lists (deleted elsewhere, or expired).
+/// it lists, and removes what it no longer lists (deleted elsewhere, or expired). With several
+/// instances, one at a time does this for a meeting (the others skip it: what they listed is
+/// what the one at work stores), and each stale recording is removed once.
 pub async fn store_listing(
+    pool: &Pool,
+    meeting_id: &str,
+    listing: &[CallRecording],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let Some(held) = crate::db::lock::try_acquire(pool, LockKey::Listing(meeting_id)).await? else {
+        return Ok(());
+    };
+    let result = reconcile(pool, meeting_id, listing, now).await;
+    held.release().await?;
+    result
+}
+
+async fn reconcile(
     pool: &Pool,
     meeting_id: &str,
     listing: &[CallRecording],
@@ -95,9 +111,11 @@ pub async fn store_listing(
     for stored in store::provider_recordings(pool, meeting_id, STREAM).await? {
         let key = stored.external_id.as_deref().unwrap_or_default();
         let seen = stored.provider_seen_at.unwrap_or(stored.started_at);
-        if !listed.contains(key) && seen < now - FORGET_AFTER_SECS {
-            tracing::info!(recording = %stored.id, meeting = %meeting_id, "Stream no longer lists this recording; removing it");
-            store::delete(pool, &stored.id).await?;
+        if !listed.contains(key)
+            && seen < now - FORGET_AFTER_SECS
+            && store::delete(pool, &stored.id).await?
+        {
+            tracing::info!(recording = %stored.id, meeting = %meeting_id, "Stream no longer lists this recording; removed it");
         }
     }
     Ok(())
@@ -204,7 +222,7 @@ pub async fn fresh_url(
     let Some(stream) = media.stream().filter(|_| stale && recording.is_hosted()) else {
         return Ok(Some(recording));
     };
-    stream.forget_listing(&recording.meeting_id);
+    stream.forget_listing_here(&recording.meeting_id);
     let meeting = vec![(recording.meeting_id.clone(), RECORDINGS_FRESH_FOR)];
     let freshness = refresh_meetings(pool, stream, meeting, now).await?;
     if freshness == Freshness::Partial {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::files::{Incoming, RecordingFiles};
 use super::{MIN_FREE_DISK_BYTES, Recording, Status, store};
-use crate::db::Pool;
+use crate::db::{self, LockGuard, LockKey, Pool};
 
 /// Slices may run this far ahead of the next expected one; further is a broken uploader.
 /// (The recorder sends one slice at a time; early ones only come from retries.)
@@ -47,7 +47,10 @@ pub enum SliceOutcome {
     TooFarAhead,
 }
 
-/// Runs uploads. One lock per recording keeps retried and concurrent slices in order.
+/// Runs uploads. One lock per recording keeps retried and concurrent slices in order: a lock in
+/// this process, and on PostgreSQL a lock every instance honours too, so with several
+/// instances on one shared `RECORDINGS_DIR` the instance holding a recording's lock is the only
+/// one writing its file.
 #[derive(Debug)]
 pub struct Uploads {
     pub pool: Pool,
@@ -135,6 +138,20 @@ impl Uploads {
         locks.entry(id.to_owned()).or_default().clone()
     }
 
+    /// Runs `work` holding the recording's locks: this process's, then every instance's.
+    async fn locked<T>(
+        &self,
+        id: &str,
+        work: impl AsyncFnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
+        let shared: LockGuard = db::lock::acquire(&self.pool, LockKey::Upload(id)).await?;
+        let result = work().await;
+        shared.release().await?;
+        result
+    }
+
     /// Takes slice `seq` of a recording that is known to exist and belong to the caller.
     /// Every byte it would keep counts against the limits before anything is kept: what the
     /// file holds, slices waiting for their turn, this one, the account's other recordings,
@@ -146,8 +163,19 @@ impl Uploads {
         slice: Incoming,
         now: i64,
     ) -> anyhow::Result<SliceOutcome> {
-        let lock = self.lock_for(recording);
-        let _held = lock.lock().await;
+        self.locked(recording, async || {
+            self.put_slice_locked(recording, seq, slice, now).await
+        })
+        .await
+    }
+
+    async fn put_slice_locked(
+        &self,
+        recording: &str,
+        seq: i64,
+        slice: Incoming,
+        now: i64,
+    ) -> anyhow::Result<SliceOutcome> {
         let Some(rec) = store::find(&self.pool, recording).await? else {
             return Ok(SliceOutcome::Finished);
         };
@@ -226,10 +254,11 @@ impl Uploads {
     /// Deletes a built-in recording and its file, under its lock, so a slice arriving at the
     /// same moment cannot create the file again.
     pub async fn delete(&self, recording: &str) -> anyhow::Result<()> {
-        let lock = self.lock_for(recording);
-        let _held = lock.lock().await;
-        store::delete(&self.pool, recording).await?;
-        self.files.remove(recording).await
+        self.locked(recording, async || {
+            store::delete(&self.pool, recording).await?;
+            self.files.remove(recording).await
+        })
+        .await
     }
 
     /// Finishes a recording (idempotent). `duration_ms` from the recorder; otherwise the span
@@ -240,15 +269,16 @@ impl Uploads {
         duration_ms: Option<i64>,
         now: i64,
     ) -> anyhow::Result<Option<Recording>> {
-        let lock = self.lock_for(recording);
-        let _held = lock.lock().await;
-        let Some(rec) = store::find(&self.pool, recording).await? else {
-            return Ok(None);
-        };
-        if rec.status == Status::Recording {
-            self.close(&rec, duration_ms, now).await?;
-        }
-        Ok(store::find(&self.pool, recording).await?)
+        self.locked(recording, async || {
+            let Some(rec) = store::find(&self.pool, recording).await? else {
+                return Ok(None);
+            };
+            if rec.status == Status::Recording {
+                self.close(&rec, duration_ms, now).await?;
+            }
+            Ok(store::find(&self.pool, recording).await?)
+        })
+        .await
     }
 
     async fn close(

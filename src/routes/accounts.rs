@@ -198,15 +198,13 @@ pub async fn sign_in(
     // would let many requests in parallel all pass the check while their hashes run.
     let address_key = address.of(&req);
     let username_key = username.to_lowercase();
-    let counted = limits
-        .attempts_per_address
-        .try_hit(&address_key)
-        .and_then(|()| {
-            limits
-                .attempts_per_username
-                .try_hit(&username_key)
-                .inspect_err(|_| limits.attempts_per_address.undo(&address_key))
-        });
+    let mut counted = limits.attempts_per_address.try_hit(&address_key).await?;
+    if counted.is_ok() {
+        counted = limits.attempts_per_username.try_hit(&username_key).await?;
+        if counted.is_err() {
+            limits.attempts_per_address.undo(&address_key).await;
+        }
+    }
     if let Err(wait) = counted {
         tracing::warn!(address = %address_key, "sign-in rate limit reached");
         return refuse(
@@ -232,8 +230,8 @@ pub async fn sign_in(
     };
     // The account's own counter starts afresh; the address keeps its other attempts (so one
     // account an attacker owns cannot be used to clear the address's count).
-    limits.attempts_per_username.reset(&username_key);
-    limits.attempts_per_address.undo(&address_key);
+    limits.attempts_per_username.reset(&username_key).await;
+    limits.attempts_per_address.undo(&address_key).await;
     local::start_session(&session, &pool, &user).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(go_to(&req, &target))
@@ -334,7 +332,7 @@ pub async fn sign_up(
         return respond(StatusCode::UNPROCESSABLE_ENTITY, errors);
     }
     let address_key = address.of(&req);
-    if let Err(wait) = limits.sign_ups_per_address.try_hit(&address_key) {
+    if let Err(wait) = limits.sign_ups_per_address.try_hit(&address_key).await? {
         return respond(
             StatusCode::TOO_MANY_REQUESTS,
             SignUpErrors {

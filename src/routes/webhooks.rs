@@ -47,6 +47,7 @@ pub async fn stream(
     pool: web::Data<Pool>,
     media: web::Data<Media>,
 ) -> Result<HttpResponse, AppError> {
+    let rooms = media.rooms();
     let stream = media
         .stream()
         .ok_or_else(|| AppError::NotFound("This server does not use Stream.".into()))?;
@@ -76,7 +77,7 @@ pub async fn stream(
         tracing::info!(%delivery, "Stream webhook delivered again; already applied");
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "duplicate": true })));
     }
-    if let Err(e) = apply(&pool, stream, &event, now).await {
+    if let Err(e) = apply(&pool, stream, rooms, &event, now).await {
         // Stream retries a failed delivery: let the retry be applied.
         if let Err(release) = deliveries::release(&pool, &delivery).await {
             tracing::error!(error = ?release, %delivery, "could not release a webhook delivery");
@@ -90,13 +91,18 @@ pub async fn stream(
 async fn apply(
     pool: &Pool,
     stream: &crate::video::stream::StreamMedia,
+    rooms: &crate::video::mesh::Hub,
     event: &Event,
     now: i64,
 ) -> Result<(), AppError> {
     match event {
         Event::CallEnded { meeting_id } => {
-            let known = store::close(pool, meeting_id, now).await?;
+            let known = store::close(pool, meeting_id, now).await? != store::Closed::Unknown;
             tracing::info!(meeting = %meeting_id, known, "Stream says the call ended");
+            if known {
+                // Its room (the waiting room, the chat) closes too, on whichever instance.
+                rooms.end(meeting_id).await;
+            }
         }
         Event::ParticipantJoined {
             meeting_id,
@@ -118,7 +124,7 @@ async fn apply(
             let saved =
                 recordings::hosted::save_stream_recording(pool, meeting_id, recording, now).await?;
             // The next Recordings page asks Stream again rather than trust an older listing.
-            stream.forget_listing(meeting_id);
+            stream.forget_listing(meeting_id).await;
             tracing::info!(meeting = %meeting_id, file = %recording.filename, saved, "Stream recording ready");
         }
         Event::Ignored { kind } => {

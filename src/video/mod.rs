@@ -48,6 +48,9 @@ pub enum MediaError {
     /// The hosted provider refused or could not be reached.
     #[error(transparent)]
     Provider(#[from] stream::StreamError),
+    /// The database failed (counting the request, for instance).
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl From<MediaError> for crate::errors::AppError {
@@ -62,6 +65,7 @@ impl From<MediaError> for crate::errors::AppError {
                 ),
                 retry_after: wait.as_secs().max(1),
             },
+            MediaError::Database(db) => db.into(),
             MediaError::Provider(cause) => {
                 tracing::error!(error = ?cause, "Stream request failed");
                 AppError::Unavailable(
@@ -136,7 +140,39 @@ impl Media {
                 hub.end(meeting_id).await;
                 Ok(())
             }
-            Self::Stream { stream, .. } => Ok(stream.end_call(meeting_id).await?),
+            Self::Stream { stream, rooms } => {
+                rooms.end(meeting_id).await;
+                Ok(stream.end_call(meeting_id).await?)
+            }
+        }
+    }
+
+    /// Applies what another instance said (see [`crate::cluster::events`]) to this one.
+    pub async fn apply(&self, event: crate::cluster::Event) {
+        use crate::cluster::Event;
+        use mesh::protocol::ServerMessage;
+        let rooms = self.rooms();
+        match event {
+            Event::RecordingsChanged { meeting } => {
+                if let Some(stream) = self.stream() {
+                    stream.forget_listing_here(&meeting);
+                }
+            }
+            Event::EndRoom { meeting } => {
+                rooms.end_here(&meeting).await;
+            }
+            Event::RecordingState {
+                meeting,
+                active,
+                name,
+            } => {
+                let message = ServerMessage::Recording { active, name };
+                rooms.broadcast_here(&meeting, message).await;
+            }
+            Event::RecordingAllowed { meeting, allowed } => {
+                let message = ServerMessage::RecordingPermission { allowed };
+                rooms.broadcast_here(&meeting, message).await;
+            }
         }
     }
 
@@ -154,6 +190,7 @@ impl Media {
         };
         stream
             .check_token_rate(&user.id)
+            .await?
             .map_err(MediaError::RateLimited)?;
         // A failed upsert must not keep people out of calls: the browser client sends the
         // same name and picture when it connects. It is logged and tried again later.

@@ -9,10 +9,28 @@ use reqwest::{Client, Response, redirect};
 use yoom::config::Settings;
 use yoom::startup::Application;
 
-/// Set to a PostgreSQL URL (a database the tests may create databases from, such as
-/// `postgres://postgres@127.0.0.1:5433/postgres`), every test app gets a fresh PostgreSQL
-/// database of its own instead of a SQLite file. `scripts/test.sh` runs the suite both ways.
+/// A PostgreSQL server the tests may create databases on, as a URL such as
+/// `postgres://postgres@127.0.0.1:5433/postgres` (`scripts/test.sh` starts a throw-away one).
+/// Tests of several instances on one database need it.
 pub const TEST_POSTGRES_VAR: &str = "YOOM_TEST_POSTGRES";
+/// `postgres` runs every test app on a fresh PostgreSQL database of its own (on the server in
+/// [`TEST_POSTGRES_VAR`]) instead of a SQLite file; `scripts/test.sh` runs the suite both ways.
+pub const TEST_DATABASE_VAR: &str = "YOOM_TEST_DATABASE";
+
+/// True when test apps run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(TEST_DATABASE_VAR).is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL server for tests; a test that needs one fails (never skips) without it.
+pub fn test_postgres() -> String {
+    std::env::var(TEST_POSTGRES_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{TEST_POSTGRES_VAR} must name a PostgreSQL server for this test \
+             (scripts/test.sh starts one)"
+        )
+    })
+}
 
 /// A running server with its own data directory, and a client with its own cookie jar.
 pub struct TestApp {
@@ -29,11 +47,18 @@ pub struct TestApp {
 }
 
 /// A fresh database for one test app: a SQLite file in its data directory, or a new database
-/// on the PostgreSQL server named by [`TEST_POSTGRES_VAR`].
+/// on the test PostgreSQL server (see [`TEST_DATABASE_VAR`]).
 pub async fn fresh_database(data_dir: &std::path::Path) -> String {
-    let Ok(admin) = std::env::var(TEST_POSTGRES_VAR) else {
-        return format!("sqlite://{}/yoom.db", data_dir.display());
-    };
+    if on_postgres() {
+        fresh_postgres_database().await
+    } else {
+        format!("sqlite://{}/yoom.db", data_dir.display())
+    }
+}
+
+/// A new, empty database on the test PostgreSQL server; returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let admin = test_postgres();
     let name = format!("yoom_test_{}", uuid::Uuid::new_v4().simple());
     let pool = yoom::db::open(
         &admin,

@@ -171,6 +171,7 @@ async fn a_meeting_whose_room_emptied_long_ago_ends_by_itself() {
         db.clone(),
         serde_json::json!([]),
         8,
+        yoom::cluster::Cluster::single(),
     ));
     let idle = Duration::from_secs(30 * 60);
     // Not before thirty minutes of an empty room.

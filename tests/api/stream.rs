@@ -722,7 +722,13 @@ async fn recordings_are_listed_with_both_date_formats() {
         token_requests_per_minute: 60,
         restrict_calls: false,
     };
-    let stream = yoom::video::stream::StreamMedia::new(&settings).unwrap();
+    let app = crate::helpers::spawn_app().await;
+    let stream = yoom::video::stream::StreamMedia::new(
+        &settings,
+        &app.db().await,
+        yoom::cluster::Cluster::single(),
+    )
+    .unwrap();
     let id = "6f1c1f1e-5d0a-4d0b-9a57-1f0b1b2b3c4d";
     let recordings = stream.list_recordings(id).await.unwrap();
     assert_eq!(recordings.len(), 1);

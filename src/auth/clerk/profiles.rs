@@ -4,6 +4,11 @@
 //! A profile is refetched when older than [`PROFILE_LIFETIME`]. Only a user never seen before
 //! waits for Clerk; anyone else is served from the database at once while a background task
 //! refreshes the copy, so a slow or unreachable Clerk API never holds a page up.
+//!
+//! Each instance keeps the profiles it served in memory for as long as they are fresh (at most
+//! [`PROFILE_LIFETIME`]); nothing else changes them but Clerk. With several instances, one
+//! refresh is done per stale profile: the instance that claims it in the database (see
+//! [`claim_refresh`]) asks Clerk, the others keep serving the stored copy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -117,20 +122,49 @@ impl Profiles {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            match this.api.user(&id).await {
-                Ok(profile) => {
-                    if let Err(e) = this.store(&pool, &profile).await {
-                        tracing::error!(error = ?e, user = %id, "Failed to store a Clerk profile");
-                    }
-                }
+            match claim_refresh(&pool, &id, crate::time::now()).await {
+                Ok(true) => this.refresh(&pool, &id).await,
+                Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, user = %id, "Clerk profile refresh failed; keeping the stored one");
+                    tracing::error!(error = %e, user = %id, "could not claim a profile refresh")
                 }
             }
             let mut refreshing = this.refreshing.lock().unwrap_or_else(|e| e.into_inner());
             refreshing.remove(&id);
         });
     }
+
+    async fn refresh(&self, pool: &Pool, id: &str) {
+        match self.api.user(id).await {
+            Ok(profile) => {
+                if let Err(e) = self.store(pool, &profile).await {
+                    tracing::error!(error = ?e, user = %id, "Failed to store a Clerk profile");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user = %id, "Clerk profile refresh failed; keeping the stored one");
+            }
+        }
+    }
+}
+
+/// Claims the refresh of a stale profile: true for the one caller (of any instance) that should
+/// ask Clerk now. The claim dates the stored copy so that it counts as fresh for
+/// [`RETRY_AFTER_FAILURE`] more: others serve it meanwhile, and if this refresh fails the
+/// next one is due after that long, as it would be on one instance.
+pub async fn claim_refresh(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let lifetime = PROFILE_LIFETIME.as_secs() as i64;
+    let claimed = sqlx::query(
+        "update account set profile_fetched_at = $2 where id = $1 \
+         and (profile_fetched_at is null or profile_fetched_at <= $3)",
+    )
+    .bind(id)
+    .bind(now - lifetime + RETRY_AFTER_FAILURE.as_secs() as i64)
+    .bind(now - lifetime)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
 }
 
 async fn stored(pool: &Pool, id: &str) -> Result<Option<(CurrentUser, Option<i64>)>, sqlx::Error> {

@@ -69,7 +69,7 @@ pub async fn create_instant(
             return html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered);
         }
     };
-    if let Err(wait) = limits.meetings_created.try_hit(&user.id) {
+    if let Err(wait) = limits.meetings_created.try_hit(&user.id).await? {
         let modal = InstantModal {
             description: form.description.clone(),
             shell: Shell::new(user, paths::HOME),
@@ -219,7 +219,7 @@ pub async fn schedule(
             return Ok(res);
         }
     };
-    if let Err(wait) = limits.meetings_created.try_hit(&user.id) {
+    if let Err(wait) = limits.meetings_created.try_hit(&user.id).await? {
         let is_htmx = htmx::is_htmx(req.headers());
         let message = too_many_meetings_message(wait);
         let modal = ScheduleModal::again(

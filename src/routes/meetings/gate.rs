@@ -139,12 +139,12 @@ pub async fn meeting_page(
 ) -> Result<HttpResponse, AppError> {
     let raw = path.into_inner();
     let now = time::now();
-    let target = match limits.join_try(&user.id, &req) {
+    let target = match limits.join_try(&user.id, &req).await? {
         Err(wait) => Err(wait),
         Ok(counted) => {
             let target = visible_target(&pool, &raw, &user).await?;
             if !matches!(target, Target::Nothing) {
-                counted.found();
+                counted.found().await;
             }
             Ok(target)
         }
@@ -266,6 +266,7 @@ pub async fn enter(
             limits
                 .meetings_created
                 .try_hit(&user.id)
+                .await?
                 .map_err(super::too_many_meetings)?;
             let (session, opened) =
                 personal::open_session(&pool, &room, &room_topic(&owner)).await?;

@@ -58,7 +58,7 @@ pub async fn join(
     limits: web::Data<Limits>,
     form: web::Form<JoinForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (status, target) = match limits.join_try(&user.id, &req) {
+    let (status, target) = match limits.join_try(&user.id, &req).await? {
         Err(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
             Err(format!(
@@ -69,7 +69,7 @@ pub async fn join(
         Ok(counted) => {
             let found = find(&req, &pool, &settings, &user, &form.link).await?;
             if found.is_ok() {
-                counted.found();
+                counted.found().await;
             }
             (StatusCode::UNPROCESSABLE_ENTITY, found)
         }

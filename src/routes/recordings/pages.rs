@@ -73,7 +73,7 @@ pub async fn list(
     // would spend the whole app's quota, so beyond a few a while they see what is stored.
     let limited = cursor.is_none()
         && media.stream().is_some()
-        && limits.recording_listings.try_hit(&user.id).is_err();
+        && limits.recording_listings.try_hit(&user.id).await?.is_err();
     let freshness = if cursor.is_some() || limited {
         Freshness::Complete
     } else {

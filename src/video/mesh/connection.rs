@@ -240,6 +240,10 @@ pub async fn serve(
                         break None;
                     }
                 }
+                Some(Outgoing::Reconnect) => {
+                    room = None;
+                    break close(CloseCode::Restart, "reconnect");
+                }
                 None if ended => break close(CloseCode::Normal, "ended"),
                 None => {
                     // Dropped by the room for falling behind: the client reconnects afresh.

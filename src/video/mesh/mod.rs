@@ -16,8 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, MAX_WAITING, RoomSnapshot};
 use room::{Participant, RoomCommand};
 
+use crate::cluster::{Cluster, Event};
 use crate::db::Pool;
-use protocol::PeerInfo;
+use protocol::{PeerInfo, ServerMessage};
 
 /// Commands waiting for a room before senders must wait: a burst of ICE candidates fits.
 const ROOM_QUEUE: usize = 1024;
@@ -30,6 +31,9 @@ pub enum Outgoing {
     Text(Arc<str>),
     /// The last message (the meeting ended): the connection closes normally after it.
     Final(Arc<str>),
+    /// The room closed here without the meeting ending (it moved to another instance, or this
+    /// one is stopping): the connection closes so that the client reconnects.
+    Reconnect,
 }
 
 /// A host's decision that a hosted media provider must enforce too (its calls do not go
@@ -63,6 +67,8 @@ pub struct Hub {
     pub(crate) relay_media: bool,
     /// Where host decisions go for a hosted provider to enforce.
     pub(crate) moderation: Option<mpsc::UnboundedSender<Moderation>>,
+    /// The other instances, which hold the rooms this one does not.
+    cluster: Cluster,
     rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
     generation: AtomicU64,
 }
@@ -105,13 +111,19 @@ impl RoomHandle {
 
 impl Hub {
     /// Rooms of the built-in mesh: they relay signalling between browsers.
-    pub fn new(pool: Pool, ice_servers: serde_json::Value, max_participants: usize) -> Arc<Self> {
+    pub fn new(
+        pool: Pool,
+        ice_servers: serde_json::Value,
+        max_participants: usize,
+        cluster: Cluster,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
             ice_servers,
             max_participants,
             relay_media: true,
             moderation: None,
+            cluster,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })
@@ -123,6 +135,7 @@ impl Hub {
         pool: Pool,
         max_participants: usize,
         moderation: mpsc::UnboundedSender<Moderation>,
+        cluster: Cluster,
     ) -> Arc<Self> {
         Arc::new(Self {
             pool,
@@ -130,6 +143,7 @@ impl Hub {
             max_participants,
             relay_media: false,
             moderation: Some(moderation),
+            cluster,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })
@@ -200,19 +214,57 @@ impl Hub {
         Err(JoinRefused::Full)
     }
 
-    /// Ends a meeting's room, if it has one: everyone in it is told and disconnected.
+    /// The other instances this hub's rooms are shared with.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn sender(&self, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
+        self.rooms().get(meeting_id).map(|(_, s)| s.clone())
+    }
+
+    /// Ends a meeting's room, wherever it lives: everyone in it is told and disconnected.
     pub async fn end(&self, meeting_id: &str) {
-        let sender = self.rooms().get(meeting_id).map(|(_, s)| s.clone());
-        if let Some(sender) = sender {
-            let _ = sender.send(RoomCommand::End).await;
+        if !self.end_here(meeting_id).await {
+            let meeting = meeting_id.to_owned();
+            self.cluster.publish(Event::EndRoom { meeting }).await;
         }
     }
 
-    /// Tells everyone in a meeting's room (if it has one) about a change of meeting state.
-    pub async fn broadcast(&self, meeting_id: &str, message: protocol::ServerMessage) {
-        let sender = self.rooms().get(meeting_id).map(|(_, s)| s.clone());
-        if let Some(sender) = sender {
-            let _ = sender.send(RoomCommand::Broadcast(message)).await;
+    /// Ends the meeting's room if it lives here; false when it does not.
+    pub async fn end_here(&self, meeting_id: &str) -> bool {
+        match self.sender(meeting_id) {
+            Some(sender) => sender.send(RoomCommand::End).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Tells everyone in a meeting's room (wherever it lives) about a change of meeting state.
+    pub async fn broadcast(&self, meeting_id: &str, message: ServerMessage) {
+        if self.broadcast_here(meeting_id, message.clone()).await {
+            return;
+        }
+        let meeting = meeting_id.to_owned();
+        let event = match message {
+            ServerMessage::Recording { active, name } => Event::RecordingState {
+                meeting,
+                active,
+                name,
+            },
+            ServerMessage::RecordingPermission { allowed } => {
+                Event::RecordingAllowed { meeting, allowed }
+            }
+            // Nothing else is said to a room from outside it.
+            _ => return,
+        };
+        self.cluster.publish(event).await;
+    }
+
+    /// Tells the meeting's room, if it lives here; false when it does not.
+    pub async fn broadcast_here(&self, meeting_id: &str, message: ServerMessage) -> bool {
+        match self.sender(meeting_id) {
+            Some(sender) => sender.send(RoomCommand::Broadcast(message)).await.is_ok(),
+            None => false,
         }
     }
 
@@ -243,6 +295,18 @@ impl Hub {
         let mut rooms = self.rooms();
         if rooms.get(meeting_id).is_some_and(|(g, _)| *g == generation) {
             rooms.remove(meeting_id);
+        }
+    }
+}
+
+impl crate::cluster::Rooms for Hub {
+    fn local_rooms(&self) -> Vec<String> {
+        self.rooms().keys().cloned().collect()
+    }
+
+    async fn evict(&self, meeting_id: &str) {
+        if let Some(sender) = self.sender(meeting_id) {
+            let _ = sender.send(RoomCommand::Evict).await;
         }
     }
 }

@@ -50,6 +50,9 @@ pub enum RoomCommand {
     },
     /// The host ended the meeting through the HTTP endpoint.
     End,
+    /// The room closes here without the meeting ending (another instance holds it now, or
+    /// this one is stopping): everyone is told to reconnect.
+    Evict,
 }
 
 /// Meeting state the room tells newcomers about.
@@ -169,6 +172,10 @@ pub async fn run(
             RoomCommand::Leave { peer } => room.leave(&peer),
             RoomCommand::Broadcast(message) => room.remember_and_broadcast(message),
             RoomCommand::End => ended = true,
+            RoomCommand::Evict => {
+                room.evict();
+                break;
+            }
         }
         if ended {
             room.end();
@@ -191,6 +198,15 @@ pub async fn run(
 }
 
 impl Room {
+    /// Tells everyone to reconnect (the room goes on elsewhere); their senders are dropped
+    /// when the room's task ends.
+    fn evict(&mut self) {
+        for peer in self.peers.values().chain(self.waiting.values()) {
+            let _ = peer.out.try_send(super::Outgoing::Reconnect);
+        }
+        tracing::info!(meeting = %self.meeting_id, "room closed here; its people reconnect");
+    }
+
     /// Queues a message for one peer. A connection that cannot keep up is dropped rather than
     /// slowing the room down; it is not sent a close through its full queue (that would be
     /// lost too), its sender is dropped instead (see [`Room::drop_lagging`]).
@@ -539,7 +555,12 @@ mod tests {
         let pool = crate::db::connect("sqlite::memory:").await.unwrap();
         let (writes, written) = mpsc::unbounded_channel();
         let room = Room {
-            hub: Hub::new(pool, serde_json::json!([]), 8),
+            hub: Hub::new(
+                pool,
+                serde_json::json!([]),
+                8,
+                crate::cluster::Cluster::single(),
+            ),
             meeting_id: "m".into(),
             peers: HashMap::new(),
             waiting: HashMap::new(),

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::auth::CurrentUser;
+use crate::cluster::Cluster;
 use crate::config::StreamSettings;
 use crate::meetings::Meeting;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::Limiter;
 use client::{CallCustom, CallRecording, CallRequest, GetOrCreateCallRequest, StreamClient};
 pub use client::{RetryPolicy, StreamError};
 pub use token::UserToken;
@@ -76,13 +77,21 @@ pub struct StreamMedia {
     client: StreamClient,
     /// Users whose current profile Stream has (or was refused recently), by ID.
     synced: Mutex<HashMap<String, Synced>>,
-    token_limiter: RateLimiter,
-    /// When each meeting's recordings were last listed from Stream, by meeting ID.
+    token_limiter: Limiter,
+    /// When each meeting's recordings were last listed from Stream, by meeting ID. Each
+    /// instance keeps its own; what makes one out of date reaches the others as an event.
     listed: Mutex<HashMap<String, Instant>>,
+    cluster: Cluster,
 }
 
 impl StreamMedia {
-    pub fn new(settings: &StreamSettings) -> anyhow::Result<Self> {
+    /// Stream mode; `pool` decides where the token limit counts (see [`Limiter::new`]), and
+    /// `cluster` is who hears that a listing is out of date.
+    pub fn new(
+        settings: &StreamSettings,
+        pool: &crate::db::Pool,
+        cluster: Cluster,
+    ) -> anyhow::Result<Self> {
         let signer = token::Signer::new(settings.secret.clone());
         let client = StreamClient::new(
             settings.base_url.clone(),
@@ -97,11 +106,14 @@ impl StreamMedia {
             synced: Mutex::new(HashMap::new()),
             // The browser client asks once per page and again about once an hour; the default
             // of sixty a minute leaves room for reloads and retries, not for a loop.
-            token_limiter: RateLimiter::new(
+            token_limiter: Limiter::new(
+                "stream_token",
                 settings.token_requests_per_minute,
                 Duration::from_secs(60),
+                pool,
             ),
             listed: Mutex::new(HashMap::new()),
+            cluster,
         })
     }
 
@@ -137,9 +149,12 @@ impl StreamMedia {
         sources
     }
 
-    /// Counts a token request for this person; `Err(wait)` when they are over the limit.
-    pub fn check_token_rate(&self, user_id: &str) -> Result<(), Duration> {
-        self.token_limiter.try_hit(user_id)
+    /// Counts a token request for this person; `Ok(Err(wait))` when they are over the limit.
+    pub async fn check_token_rate(
+        &self,
+        user_id: &str,
+    ) -> Result<Result<(), Duration>, sqlx::Error> {
+        self.token_limiter.try_hit(user_id).await
     }
 
     /// A user token for this person, issued now.
@@ -255,8 +270,8 @@ impl StreamMedia {
             Err(e) if e.status() == Some(404) => Ok(()),
             other => other.map(|_| ()),
         };
-        // Whatever happened, the next listing asks Stream again.
-        self.forget_listing(meeting_id);
+        // Whatever happened, the next listing asks Stream again (on every instance).
+        self.forget_listing(meeting_id).await;
         result
     }
 
@@ -292,8 +307,18 @@ impl StreamMedia {
             .collect()
     }
 
-    /// Makes the next listing of a meeting's recordings ask Stream (one was added or removed).
-    pub fn forget_listing(&self, meeting_id: &str) {
+    /// Makes the next listing of a meeting's recordings ask Stream, on every instance (one was
+    /// added or removed).
+    pub async fn forget_listing(&self, meeting_id: &str) {
+        self.forget_listing_here(meeting_id);
+        let meeting = meeting_id.to_owned();
+        self.cluster
+            .publish(crate::cluster::Event::RecordingsChanged { meeting })
+            .await;
+    }
+
+    /// Makes this instance's next listing of a meeting's recordings ask Stream.
+    pub fn forget_listing_here(&self, meeting_id: &str) {
         self.listed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -312,13 +337,19 @@ mod tests {
     use secrecy::SecretString;
 
     fn media() -> StreamMedia {
-        StreamMedia::new(&StreamSettings {
-            api_key: "key123".into(),
-            secret: SecretString::from("secret456-unique"),
-            base_url: Url::parse("http://127.0.0.1:9/").unwrap(),
-            token_requests_per_minute: 60,
-            restrict_calls: false,
-        })
+        sqlx::any::install_default_drivers();
+        let pool = crate::db::Pool::connect_lazy("sqlite::memory:").unwrap();
+        StreamMedia::new(
+            &StreamSettings {
+                api_key: "key123".into(),
+                secret: SecretString::from("secret456-unique"),
+                base_url: Url::parse("http://127.0.0.1:9/").unwrap(),
+                token_requests_per_minute: 60,
+                restrict_calls: false,
+            },
+            &pool,
+            Cluster::single(),
+        )
         .unwrap()
     }
 
@@ -348,7 +379,7 @@ mod tests {
             ("never".into(), SETTLED_RECORDINGS_FRESH_FOR),
         ]);
         assert_eq!(due, ["recent", "never"]);
-        m.forget_listing("just");
+        m.forget_listing_here("just");
         assert_eq!(
             m.recordings_due(vec![("just".into(), SETTLED_RECORDINGS_FRESH_FOR)]),
             ["just"]
