@@ -527,7 +527,7 @@ async fn when_stream_leaves_the_call_by_itself_the_page_says_ended_removed_or_lo
         "#,
     )
     .await;
-    let removed = json!({ "type": "error", "code": "forbidden",
+    let removed = json!({ "type": "error", "code": "removed",
                           "message": "You were removed from the meeting." });
     assert_eq!(
         result,
