@@ -323,6 +323,37 @@ impl Browser {
         }
     }
 
+    /// Waits until `script` (run as a function body, with `args`) returns `true`; `what` says
+    /// what was awaited when it never does.
+    pub async fn wait_true(&self, script: &str, args: Vec<Value>, what: &str) {
+        let start = Instant::now();
+        loop {
+            if self.execute(script, args.clone()).await == Value::Bool(true) {
+                return;
+            }
+            if start.elapsed() > DEFAULT_WAIT {
+                let text = self.execute("return document.body.innerText", vec![]).await;
+                panic!(
+                    "{what}: not so after {DEFAULT_WAIT:?}; the page says {text}; console: {}",
+                    self.console().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An attribute of the first element matching `css` (`None` when there is no such element
+    /// or attribute).
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        self.execute(
+            "return document.querySelector(arguments[0])?.getAttribute(arguments[1]) ?? null",
+            vec![json!(css), json!(name)],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
     pub async fn is_displayed(&self, el: &Element) -> bool {
         self.try_cmd(
             reqwest::Method::GET,
