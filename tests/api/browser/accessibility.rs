@@ -363,11 +363,17 @@ async fn the_whole_call_works_from_the_keyboard_alone() {
     // Alt+H opens the chat on its box; Enter sends; Escape closes it and the focus comes back.
     browser.chord(ALT, "h").await;
     browser.wait("#chat:not([hidden])").await;
-    assert!(browser.has_focus("#chat-input").await, "the chat opens on its box");
+    assert!(
+        browser.has_focus("#chat-input").await,
+        "the chat opens on its box"
+    );
     browser.keys("Typed, not clicked").await;
     browser.keys(ENTER).await;
     browser.wait_for_text("Typed, not clicked").await;
-    assert!(browser.has_focus("#chat-input").await, "the box keeps the focus");
+    assert!(
+        browser.has_focus("#chat-input").await,
+        "the box keeps the focus"
+    );
     browser.keys(ESCAPE).await;
     gone(&browser, "#chat:not([hidden])").await;
     assert!(browser.has_focus("#toggle-chat").await);
