@@ -67,6 +67,7 @@ export class RoomSocket {
     this.welcomed = false; // on the current socket
     this.inside = false; // welcomed at least once: a later welcome is a rejoin
     this.reconnecting = false;
+    this.outage = false; // the owner heard "reconnecting" and not yet "connected"
     this.reconnectStarted = 0;
     this.backoff = BACKOFF_FIRST_MS;
     this.lastHeard = 0;
@@ -155,7 +156,10 @@ export class RoomSocket {
       this.reconnecting = true;
       this.reconnectStarted = Date.now();
       this.backoff = BACKOFF_FIRST_MS;
-      if (this.inside) this.events.connection("reconnecting");
+      if (this.inside && !this.outage) {
+        this.outage = true;
+        this.events.connection("reconnecting");
+      }
     }
     if (Date.now() - this.reconnectStarted > GIVE_UP_MS) {
       this.fail("connection_lost", LOST);
@@ -220,12 +224,14 @@ export class RoomSocket {
     this.you = typeof msg.you === "string" ? msg.you : null;
     this.welcomed = true;
     const rejoined = this.inside;
-    const outage = this.reconnecting;
+    // Back, even if the room made me knock again on the way (the host let me in once more).
+    const outage = this.outage;
     this.inside = true;
     this.reconnecting = false;
+    this.outage = false;
     this.phase = "joined";
     this.events.welcome(msg, rejoined);
-    if (rejoined && outage) this.events.connection("connected");
+    if (outage) this.events.connection("connected");
     const pending = this.pending;
     this.pending = null;
     pending?.resolve(msg);

@@ -223,8 +223,19 @@ async fn a_guest_waits_seeing_nothing_until_admitted_and_the_chat_reaches_everyo
         "a link opens apart; everything else stays text"
     );
 
-    // Someone later knocks, the host lets them in from the participants panel, and they read
-    // the whole chat so far.
+    // Someone later knocks and is turned away: told so, with no retry.
+    assert_eq!(try_to_join(third, &app, &path).await, "waiting");
+    host.wait_for_text("Tess Third wants to join").await;
+    host.click_css("#knock-deny").await;
+    wait_state(third, "error").await;
+    third.wait_for_text("The host did not let you in.").await;
+    assert!(
+        !third
+            .is_displayed(&third.find("#retry-button").await.unwrap())
+            .await
+    );
+    // They knock again, the host lets them in from the participants panel, and they read the
+    // whole chat so far.
     assert_eq!(try_to_join(third, &app, &path).await, "waiting");
     host.click_css("#waiting-list button[data-action='admit']")
         .await;
