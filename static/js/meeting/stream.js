@@ -27,15 +27,17 @@
 // capabilities {}, my capabilities in the call changed. Raised hands go through the room, as
 // on the mesh.
 //
-// Beside it: stream-people.js describes remote participants, stream-media.js binds their
-// video and audio elements, stream-stats.js turns the SDK's stats reports into the stats
-// panel's rows, stream-failures.js words failures.
+// Beside it: stream-call.js listens to the call's state and events, stream-people.js
+// describes remote participants, stream-media.js binds their video and audio elements,
+// stream-stats.js turns the SDK's stats reports into the stats panel's rows,
+// stream-failures.js words failures.
 
 import { RoomAdapter } from "./room-adapter.js";
+import { listenToCall } from "./stream-call.js";
 import { StreamBindings } from "./stream-media.js";
 import { changed, participantOf } from "./stream-people.js";
 import { statsRows } from "./stream-stats.js";
-import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
+import { describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
 
 /**
  * What the vendored bundle exports (the entry in scripts/vendor-stream.sh), typed by the
@@ -244,98 +246,9 @@ export class StreamAdapter extends RoomAdapter {
     return this.hostId;
   }
 
+  /** Listens to the call (stream-call.js). */
   listen() {
-    const call = this.call;
-    const sdk = this.sdk;
-    if (!call || !sdk) return;
-    const { CallingState } = sdk;
-    /**
-     * @template T
-     * @param {{ subscribe(next: (value: T) => void): { unsubscribe(): void } }} observable
-     * @param {(value: T) => void} fn
-     */
-    const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
-    sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
-    sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
-    sub(call.state.recording$, (recording) => {
-      if (this.phase === "closed" || !!recording === this.cloudRecording) return;
-      this.cloudRecording = !!recording;
-      if (!recording) this.recordingName = "";
-      this.emit("recording", { active: this.cloudRecording, name: this.recordingName });
-    });
-    sub(call.state.ownCapabilities$, () => this.phase !== "closed" && this.emit("capabilities", {}));
-    // The SDK also leaves the call by itself (LEFT, never through RECONNECTING_FAILED): when
-    // the call ends, when I am removed or blocked, and when reconnecting gives up. What it
-    // heard before says which. (Leaving on purpose unsubscribes before the SDK gets there.)
-    let removed = false;
-    let wasJoined = false;
-    sub(call.state.callingState$, (state) => {
-      if (this.phase === "closed") return;
-      if (state === CallingState.JOINED) {
-        if (this.phase === "reconnecting") {
-          // A rejoin or SFU migration starts a new publisher: publish everything again.
-          this.published = { audio: null, video: null, screen: null };
-          this.phase = "joined";
-          this.sync();
-          this.emit("connection", { state: "connected" });
-        }
-        wasJoined = true;
-      } else if ([CallingState.RECONNECTING, CallingState.MIGRATING, CallingState.OFFLINE].includes(state)) {
-        if (wasJoined && this.phase === "joined") {
-          this.phase = "reconnecting";
-          this.emit("connection", { state: "reconnecting" });
-        }
-      } else if (state === CallingState.RECONNECTING_FAILED) {
-        this.fail("connection_lost", CONNECTION_LOST);
-      } else if (state === CallingState.LEFT && (this.phase === "joined" || this.phase === "reconnecting")) {
-        // Kicked through the SFU, the SDK marks the call ended too: being removed comes first.
-        if (removed || call.state.blockedUserIds?.includes(this.self.id)) {
-          this.fail("removed", REMOVED);
-        } else if (call.state.endedAt) {
-          this.end();
-        } else {
-          this.fail("connection_lost", CONNECTION_LOST);
-        }
-      }
-    });
-    /** @type {Call["on"]} */
-    const on = (type, fn) => {
-      const off = call.on(type, fn);
-      this.offs.push(off);
-      return off;
-    };
-    on("call.ended", () => {
-      if (this.phase !== "closed") this.end();
-    });
-    // The SFU's word that the call is over for me (the SDK then leaves), and the
-    // coordinator's that I was removed or blocked.
-    on("callEnded", (e) => {
-      if (e.reason === sdk.SfuModels.CallEndedReason.KICKED) removed = true;
-    });
-    on("call.kicked_user", (e) => {
-      if (e.user?.id === this.self.id) removed = true;
-    });
-    on("call.blocked_user", (e) => {
-      if (e.user?.id === this.self.id) removed = true;
-    });
-    on("call.reaction_new", (e) => {
-      const emoji = e.reaction?.custom?.emoji ?? e.reaction?.emoji_code;
-      const id = this.sessionOf(e.reaction?.user?.id);
-      if (emoji && id) this.emit("reaction", { id, emoji });
-    });
-    on("custom", (e) => {
-      const custom = e.custom ?? {};
-      const from = e.user?.id;
-      if (!from || from === this.self.id) return;
-      if (custom.type === "yoom.recording") {
-        // Stream says whether the call is recorded; the page that started it says who did.
-        this.recordingName = custom.active && typeof custom.name === "string" ? custom.name : "";
-        if (this.cloudRecording && this.recordingName) this.emit("recording", { active: true, name: this.recordingName });
-      } else if (custom.type === "yoom.recording-permission" && from === this.ownerId()) {
-        // Only the host decides; the server checks it again when someone starts recording.
-        this.emit("recording-permission", { allowed: !!custom.allowed });
-      }
-    });
+    listenToCall(this);
   }
 
   /**
