@@ -63,6 +63,8 @@ export class HostControls {
 
   /** Someone knocked: the toast comes back, the first knock chimes, and it is announced. */
   knock(person) {
+    // Turned away a moment ago and knocking again: listed, but no toast and no announcement.
+    if (person.quiet) return;
     this.knockHidden = false;
     if (!this.chimed) {
       this.chimed = true;
@@ -96,7 +98,7 @@ export class HostControls {
 
   /** The toast shows whoever knocked last, and how many more wait. */
   renderKnock() {
-    const last = this.waiting.at(-1);
+    const last = this.waiting.filter((p) => !p.quiet).at(-1);
     $("knock").hidden = !last || this.knockHidden;
     if (!last) return;
     const others = this.waiting.length - 1;

@@ -33,7 +33,7 @@ import { RoomSocket } from "./room-socket.js";
  * @typedef {{ id: string, userId: string, name: string, image?: string | null, audio?: boolean,
  *   video?: boolean, screen?: boolean, hand?: boolean, owner?: boolean }} RoomPeer
  */
-/** @typedef {{ id: string, userId: string, name: string, image: string | null }} WaitingPerson */
+/** @typedef {{ id: string, userId: string, name: string, image: string | null, quiet: boolean }} WaitingPerson */
 
 /** @param {unknown} list */
 const array = (list) => (Array.isArray(list) ? list : []);
@@ -269,5 +269,5 @@ export class RoomAdapter extends EventTarget {
  * @returns {WaitingPerson}
  */
 function waitingPerson(p) {
-  return { id: String(p?.id ?? ""), userId: String(p?.userId ?? ""), name: String(p?.name || "Someone"), image: p?.image || null };
+  return { id: String(p?.id ?? ""), userId: String(p?.userId ?? ""), name: String(p?.name || "Someone"), image: p?.image || null, quiet: !!p?.quiet };
 }
