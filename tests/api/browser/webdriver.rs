@@ -59,6 +59,24 @@ pub struct Browser {
     _guard: std::sync::Arc<tokio::sync::MutexGuard<'static, ()>>,
 }
 
+/// A test that fails never reaches `quit`, and killing chromedriver leaves its Chromium
+/// running (with fake camera and microphone, it keeps a core busy): end every process that
+/// uses this browser's own profile directory.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(format!(
+                "--user-data-dir={}",
+                self._profile.path().display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// A located element.
 #[derive(Clone, Debug)]
 pub struct Element(String);
