@@ -135,6 +135,19 @@ async fn deny_turns_a_guest_away_and_admit_all_lets_the_rest_in() {
     assert_eq!(expect(&mut denied, "denied").await["type"], "denied");
     assert!(closed(&mut denied).await, "the socket closes");
     assert_eq!(host.expect("knock-gone").await["id"], denied_id.as_str());
+    // Turned away and knocking again at once: listed for the host, but quietly (no toast), so
+    // nobody can keep interrupting the call.
+    let cookie = guest(&app, "persistent").await;
+    let (_socket, first) = knock(&app, &meeting, &cookie).await;
+    assert_eq!(first["type"], "waiting");
+    let knocked = host.expect("knock").await;
+    assert!(knocked["peer"].get("quiet").is_none(), "{knocked}");
+    host.send(json!({"type": "deny", "id": knocked["peer"]["id"]}))
+        .await;
+    host.expect("knock-gone").await;
+    let (_socket, again) = knock(&app, &meeting, &cookie).await;
+    assert_eq!(again["type"], "waiting");
+    assert_eq!(host.expect("knock").await["peer"]["quiet"], true);
 
     host.send(json!({"type": "admit-all"})).await;
     for (socket, _) in &mut waiting {
