@@ -55,6 +55,35 @@ mod tests {
     }
 
     #[test]
+    fn shared_migrations_say_bigint_where_postgresql_would_read_integer_as_32_bits() {
+        for shared in SHARED.iter() {
+            if POSTGRES.iter().any(|own| own.version == shared.version) {
+                continue;
+            }
+            let code: String = shared
+                .sql
+                .as_str()
+                .lines()
+                .map(|line| line.split("--").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_lowercase();
+            let words: Vec<&str> = code
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .collect();
+            for dialect_only in ["integer", "nocase", "glob", "autoincrement"] {
+                assert!(
+                    !words.contains(&dialect_only),
+                    "migrations/{}_{}.sql uses `{dialect_only}`: write it for both databases \
+                     (bigint for integers) or add migrations/postgres/ of the same name",
+                    shared.version,
+                    shared.description.replace(' ', "_"),
+                );
+            }
+        }
+    }
+
+    #[test]
     fn both_lists_hold_every_version_once_in_order() {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             let versions: Vec<i64> = migrations(backend).iter().map(|m| m.version).collect();

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 
 use super::MeetingKind;
-use crate::db::Pool;
+use crate::db::{Flag, Pool};
 
 /// A meeting's access settings and decisions, as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,14 +172,18 @@ pub async fn call_standing(
 ) -> Result<Option<(bool, bool)>, sqlx::Error> {
     let row = sqlx::query(
         "select (m.ended_at is not null or m.cancelled_at is not null) as over, \
-         (m.owner_id = ?2 or exists (select 1 from meeting_admission a \
-         where a.meeting_id = m.id and a.account_id = ?2 and a.status = 'admitted')) as admitted \
-         from meeting m where m.id = ?1",
+         (m.owner_id = $2 or exists (select 1 from meeting_admission a \
+         where a.meeting_id = m.id and a.account_id = $2 and a.status = 'admitted')) as admitted \
+         from meeting m where m.id = $1",
     )
     .bind(meeting_id)
     .bind(account_id)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| Ok((r.try_get("over")?, r.try_get("admitted")?)))
-        .transpose()
+    row.map(|r| {
+        let Flag(over) = r.try_get("over")?;
+        let Flag(admitted) = r.try_get("admitted")?;
+        Ok((over, admitted))
+    })
+    .transpose()
 }
