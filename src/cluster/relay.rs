@@ -25,8 +25,20 @@ use url::Url;
 pub const RELAYED_BY: &str = "x-yoom-relayed-by";
 /// How long connecting to the owner may take before it counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Headers of the participant's request that the owner needs to check it.
-const FORWARDED: [&str; 4] = ["cookie", "authorization", "origin", "user-agent"];
+/// Headers of the participant's request that the owner needs to check it as if it had come
+/// directly: who they are, and the origin and host they used (so `Origin` matches the host
+/// the browser saw, whatever name the owner has on the private network).
+const FORWARDED: [&str; 9] = [
+    "cookie",
+    "authorization",
+    "origin",
+    "user-agent",
+    "host",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
 
 type Upstream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -64,7 +76,11 @@ pub async fn connect(
         .into_client_request()
         .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     for name in FORWARDED {
-        for value in req.headers().get_all(name) {
+        let mut values = req.headers().get_all(name).peekable();
+        if values.peek().is_some() {
+            request.headers_mut().remove(name);
+        }
+        for value in values {
             if let Ok(value) = tungstenite::http::HeaderValue::from_bytes(value.as_bytes()) {
                 request.headers_mut().append(name, value);
             }

@@ -44,6 +44,8 @@ pub struct TestApp {
     pub port: u16,
     /// The app's database.
     pub database_url: String,
+    /// Stops the app as a rolling restart does (hands its rooms over, drains, stops).
+    pub stopper: yoom::startup::Stopper,
 }
 
 /// A fresh database for one test app: a SQLite file in its data directory, or a new database
@@ -110,6 +112,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let port = app.port();
     let address = format!("http://127.0.0.1:{port}");
     let server = app.handle();
+    let stopper = app.stopper();
     tokio::spawn(app.run_until_stopped());
     let (client, jar) = new_client_with_jar();
     TestApp {
@@ -120,6 +123,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         server,
         port,
         database_url,
+        stopper,
     }
 }
 

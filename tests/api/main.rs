@@ -1,14 +1,16 @@
-//! Integration tests: the real server on port 0 with a fresh SQLite file, a cookie-keeping
-//! HTTP client, and headless Chromium for the browser flows.
+//! Integration tests: the real server on port 0 with a fresh SQLite file (or PostgreSQL
+//! database), a cookie-keeping HTTP client, and headless Chromium for the browser flows.
 
 mod auth;
 mod browser;
 mod clerk;
 mod helpers;
 mod host_controls;
+mod instances;
 mod join_limits;
 mod meetings;
 mod personal_room;
+mod processes;
 mod recording_access;
 mod recording_limits;
 mod recordings;
