@@ -15,7 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::local::{self, AuthLimits};
 use crate::auth::{self, Identity};
-use crate::config::Settings;
+use crate::config::{BuiltinMedia, Settings};
 use crate::errors::{self, AppError};
 use crate::rate_limit::ClientAddress;
 use crate::routes::{self, paths};
@@ -33,6 +33,8 @@ const FORM_LIMIT: usize = 16 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The media server's sockets, closed when the web server stops.
+    sfu: Option<Arc<crate::video::sfu::Sfu>>,
 }
 
 impl Application {
@@ -66,18 +68,24 @@ impl Application {
             settings.identity_mode(),
             settings.media_mode(),
         );
-        let media = match &settings.stream {
-            Some(stream) => Media::Stream(Arc::new(
+        let mut sfu = None;
+        let media = match (&settings.stream, settings.builtin_media) {
+            (Some(stream), _) => Media::Stream(Arc::new(
                 StreamMedia::new(stream).context("Failed to set up the Stream client")?,
             )),
-            None => Media::Mesh(crate::video::mesh::Hub::new(
+            (None, BuiltinMedia::Sfu) => {
+                let server = crate::video::sfu::Sfu::start(&settings.sfu, settings.bind)?;
+                sfu = Some(server.clone());
+                Media::Sfu(crate::video::mesh::Hub::with_sfu(pool.clone(), server))
+            }
+            (None, BuiltinMedia::Mesh) => Media::Mesh(crate::video::mesh::Hub::new(
                 pool.clone(),
                 settings.ice_servers.clone(),
                 settings.mesh_max_participants,
             )),
         };
         let server = run(listener, pool, key, identity, media, settings)?;
-        Ok(Self { port, server })
+        Ok(Self { port, server, sfu })
     }
 
     /// A handle that stops the server (tests restart it to prove clients reconnect).
@@ -92,7 +100,11 @@ impl Application {
 
     /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(sfu) = &self.sfu {
+            sfu.stop();
+        }
+        result
     }
 }
 

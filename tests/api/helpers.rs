@@ -28,6 +28,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra configuration variables.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    // `TEST_LOG=1 RUST_LOG=yoom=debug cargo test …` shows the server's log.
+    if std::env::var_os("TEST_LOG").is_some() {
+        yoom::telemetry::init();
+    }
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut map: HashMap<String, String> = HashMap::from([
         ("PORT".into(), "0".into()),

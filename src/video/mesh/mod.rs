@@ -1,7 +1,9 @@
-//! The built-in WebRTC mesh: a signalling hub that relays offers, answers and ICE candidates
-//! between the browsers in a meeting. Media flows browser to browser; the server never sees it.
+//! The meetings' signalling hub: one task per room, which relays offers, answers and ICE
+//! candidates between the browsers in a mesh meeting (media flows browser to browser; the
+//! server never sees it), or drives the built-in SFU's engine for the room (see `media`).
 
 pub mod connection;
+pub mod media;
 pub mod protocol;
 mod room;
 
@@ -36,6 +38,8 @@ pub struct Hub {
     pub(crate) pool: Pool,
     pub(crate) ice_servers: serde_json::Value,
     pub(crate) max_participants: usize,
+    /// The media server, when rooms forward media instead of relaying signalling.
+    pub(crate) sfu: Option<Arc<crate::video::sfu::Sfu>>,
     rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
     generation: AtomicU64,
 }
@@ -82,9 +86,27 @@ impl Hub {
             pool,
             ice_servers,
             max_participants,
+            sfu: None,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })
+    }
+
+    /// A hub whose rooms forward media through the built-in SFU.
+    pub fn with_sfu(pool: Pool, sfu: Arc<crate::video::sfu::Sfu>) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            ice_servers: serde_json::Value::Array(Vec::new()),
+            max_participants: sfu.max_participants,
+            sfu: Some(sfu),
+            rooms: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// The media server, when this hub's rooms use it.
+    pub fn sfu(&self) -> Option<&Arc<crate::video::sfu::Sfu>> {
+        self.sfu.as_ref()
     }
 
     fn rooms(

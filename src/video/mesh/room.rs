@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::media::RoomMedia;
 use super::protocol::{ClientMessage, ErrorCode, PeerInfo, REACTIONS, ServerMessage};
 use super::{Hub, Outgoing};
 use crate::db::Pool;
@@ -18,6 +19,8 @@ const PRESENCE_REFRESH: Duration = Duration::from_secs(20);
 /// Connections one account may have in one room (a second tab, a phone beside the laptop):
 /// more would let one person, or one script, fill the room.
 pub const MAX_CONNECTIONS_PER_ACCOUNT: usize = 2;
+
+const NO_MEDIA_SERVER: &str = "This meeting does not use the media server.";
 
 /// What a connection asks of its room.
 pub enum RoomCommand {
@@ -83,6 +86,7 @@ struct Room {
     state: Option<RoomSnapshot>,
     /// Peers whose queue was full: dropped once the current command is handled.
     lagging: Vec<String>,
+    media: RoomMedia,
 }
 
 /// Runs a room until it is empty or ended.
@@ -98,6 +102,7 @@ pub async fn run(
         peers: HashMap::new(),
         state: None,
         lagging: Vec::new(),
+        media: RoomMedia::new(hub.sfu.as_ref()),
     };
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
@@ -109,6 +114,18 @@ pub async fn run(
             _ = refresh.tick() => {
                 let present = room.peers.values().map(|p| p.info.user_id.clone()).collect();
                 let _ = room.attendance.send(Attendance::Seen(present));
+                continue;
+            }
+            wake = room.media.wake() => {
+                let effects = room.media.woke(wake);
+                room.apply_media(effects);
+                room.drop_lagging();
+                if room.peers.is_empty()
+                    && ever_joined
+                    && hub.remove_if_idle(&meeting_id, generation, &commands)
+                {
+                    break;
+                }
                 continue;
             }
         };
@@ -221,6 +238,7 @@ impl Room {
         let joined = ServerMessage::PeerJoined { peer: info.clone() };
         let _ = self.attendance.send(Attendance::Join(info.user_id.clone()));
         self.broadcast(None, &joined);
+        self.media.joined(&participant.info);
         self.peers.insert(id.clone(), participant);
         self.send(&id, &welcome);
         tracing::debug!(peer = %id, "peer joined");
@@ -232,6 +250,8 @@ impl Room {
             return;
         };
         self.lagging.retain(|l| l != peer);
+        let effects = self.media.left(peer);
+        self.apply_media(effects);
         self.broadcast(
             None,
             &ServerMessage::PeerLeft {
@@ -245,6 +265,18 @@ impl Room {
             .any(|p| p.info.user_id == gone.info.user_id)
         {
             let _ = self.attendance.send(Attendance::Leave(gone.info.user_id));
+        }
+    }
+
+    /// Sends what the media engine said to whom, and drops the peers whose media failed (their
+    /// page rejoins, as after any dropped connection).
+    fn apply_media(&mut self, effects: crate::video::sfu::engine::Effects) {
+        for (to, message) in effects.messages {
+            self.send(&to, &message);
+        }
+        for peer in effects.gone {
+            tracing::debug!(peer = %peer, "media connection lost; dropping the participant");
+            self.leave(&peer);
         }
     }
 
@@ -323,6 +355,7 @@ impl Room {
             } => {
                 if let Some(p) = self.peers.get_mut(from) {
                     (p.info.audio, p.info.video, p.info.screen) = (audio, video, screen);
+                    self.media.media_state(&p.info);
                 }
                 self.broadcast(
                     Some(from),
@@ -362,6 +395,15 @@ impl Room {
                         raised,
                     },
                 );
+            }
+            ClientMessage::SfuOffer { sdp } => match self.media.offer(from, &sdp) {
+                Some(effects) => self.apply_media(effects),
+                None => self.error(from, ErrorCode::BadMessage, NO_MEDIA_SERVER),
+            },
+            ClientMessage::Layout { tiles } => {
+                if !self.media.layout(from, tiles) {
+                    self.error(from, ErrorCode::BadMessage, NO_MEDIA_SERVER);
+                }
             }
             ClientMessage::End => {
                 if !owner {
@@ -446,6 +488,7 @@ mod tests {
             attendance,
             state: None,
             lagging: Vec::new(),
+            media: RoomMedia::Relay,
         };
         (room, written)
     }

@@ -1,0 +1,652 @@
+//! The SFU engine of one meeting room: every participant's WebRTC connection, owned by the
+//! room's task, and the forwarding between them.
+//!
+//! Packets arrive on the room's channel from the media I/O thread ([`super::transport`]).
+//! Each goes into its peer's `Rtc`; the RTP that comes out is forwarded right there, in the
+//! same loop, to every subscriber slot showing that source: rewritten ([`forward`]), written to
+//! the subscriber's `Rtc` and sent. No lock and no channel hop per packet, and a room costs at
+//! most one core. Which source each slot shows is decided every [`TICK`] and whenever
+//! something changes ([`assign`]): visible tiles and their sizes as the page reports them,
+//! simulcast layers and the bandwidth estimate ([`layers`]), the loudest speakers
+//! ([`speakers`]).
+
+mod assign;
+pub mod forward;
+pub mod layers;
+mod peer;
+pub mod speakers;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::bwe::BweKind;
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::net::Receive;
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
+use str0m::{Event, IceConnectionState, Input};
+use tokio::sync::mpsc;
+
+use super::Sfu;
+use super::transport::{Datagram, ROOM_PACKET_QUEUE};
+use crate::video::mesh::protocol::{ServerMessage, SlotShown};
+use forward::{Incoming, Vp8Ids};
+pub use peer::{MediaState, Tile};
+use peer::{Peer, PeerIdx, SourceKey, Work};
+use speakers::Speakers;
+
+/// How often slots are reassigned (speakers change, layers come and go) and peers checked.
+pub const TICK: Duration = Duration::from_millis(250);
+/// A layer with no packet for this long is not there (the browser stopped sending it).
+pub const LAYER_STALE_AFTER: Duration = Duration::from_millis(1500);
+/// A connected peer with no packet at all for this long is gone: browsers check the
+/// connection every 2.5 s and send RTCP every second even when they send no media.
+pub const PEER_SILENCE_TIMEOUT: Duration = Duration::from_secs(6);
+/// Keyframe requests per publisher layer: at most one this often.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+/// Media lines one browser may offer: microphone, camera, 3 audio and 25 video slots, spare.
+pub const MAX_MEDIA_LINES: usize = 32;
+/// Packets taken from the room's channel per turn, so signalling is never kept waiting long.
+const PACKET_BATCH: usize = 64;
+/// Layer bitrates are measured over this window.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Why the engine woke up.
+pub enum Wake {
+    Packets,
+    Timer,
+}
+
+/// What the room must do after the engine ran: messages to send, peers to drop.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub messages: Vec<(String, ServerMessage)>,
+    /// Peers whose connection failed (ICE timed out, or their engine state broke).
+    pub gone: Vec<String>,
+}
+
+/// The media of one room.
+pub struct RoomEngine {
+    sfu: Arc<Sfu>,
+    packets_tx: mpsc::Sender<Datagram>,
+    packets_rx: mpsc::Receiver<Datagram>,
+    batch: Vec<Datagram>,
+    peers: Vec<Option<Peer>>,
+    by_id: HashMap<String, PeerIdx>,
+    by_token: HashMap<u64, PeerIdx>,
+    /// For each source, the subscriber slots that show it now or are switching to it.
+    routes: HashMap<SourceKey, Vec<(PeerIdx, assign::Kind, usize)>>,
+    speakers: Speakers<PeerIdx>,
+    work: Work,
+    effects: Effects,
+    /// Slot changes to tell each subscriber's page.
+    announce: HashMap<PeerIdx, Vec<(Mid, Option<PeerIdx>)>>,
+    dirty: bool,
+    next_tick: Instant,
+    window_start: Instant,
+}
+
+impl RoomEngine {
+    pub fn new(sfu: Arc<Sfu>) -> Self {
+        let (packets_tx, packets_rx) = mpsc::channel(ROOM_PACKET_QUEUE);
+        let now = Instant::now();
+        Self {
+            sfu,
+            packets_tx,
+            packets_rx,
+            batch: Vec::with_capacity(PACKET_BATCH),
+            peers: Vec::new(),
+            by_id: HashMap::new(),
+            by_token: HashMap::new(),
+            routes: HashMap::new(),
+            speakers: Speakers::default(),
+            work: VecDeque::new(),
+            effects: Effects::default(),
+            announce: HashMap::new(),
+            dirty: false,
+            next_tick: now + TICK,
+            window_start: now,
+        }
+    }
+
+    fn peer(&mut self, id: &str) -> Option<(PeerIdx, &mut Peer)> {
+        let idx = *self.by_id.get(id)?;
+        self.peers.get_mut(idx)?.as_mut().map(|p| (idx, p))
+    }
+
+    /// Someone was let into the room: they may now negotiate media.
+    pub fn add_peer(&mut self, id: &str, state: MediaState) {
+        if self.by_id.contains_key(id) {
+            return;
+        }
+        let token = self.sfu.transport.new_token();
+        let mut peer = Peer::new(id.to_owned(), token, Instant::now());
+        peer.state = state;
+        let idx = match self.peers.iter().position(Option::is_none) {
+            Some(free) => {
+                self.peers[free] = Some(peer);
+                free
+            }
+            None => {
+                self.peers.push(Some(peer));
+                self.peers.len() - 1
+            }
+        };
+        self.by_id.insert(id.to_owned(), idx);
+        self.by_token.insert(token, idx);
+        self.dirty = true;
+    }
+
+    /// Someone left (or was dropped): their connection closes and no slot shows them.
+    pub fn remove_peer(&mut self, id: &str) -> Effects {
+        if let Some(idx) = self.by_id.remove(id)
+            && let Some(peer) = self.peers.get_mut(idx).and_then(Option::take)
+        {
+            self.by_token.remove(&peer.token);
+            self.sfu.transport.unregister(peer.token);
+            self.speakers.remove(idx);
+            self.announce.remove(&idx);
+            self.dirty = true;
+            self.settle(Instant::now());
+        }
+        self.take_effects()
+    }
+
+    /// The browser's SDP offer (its first, or a renegotiation or ICE restart): answered on its
+    /// signalling connection.
+    pub fn offer(&mut self, id: &str, sdp: &str) -> Effects {
+        let result = self.accept_offer(id, sdp);
+        match result {
+            Ok(answer) => self
+                .effects
+                .messages
+                .push((id.to_owned(), ServerMessage::SfuAnswer { sdp: answer })),
+            Err(why) => self.effects.messages.push((
+                id.to_owned(),
+                ServerMessage::error(crate::video::mesh::protocol::ErrorCode::BadMessage, why),
+            )),
+        }
+        self.run_work();
+        self.settle(Instant::now());
+        self.take_effects()
+    }
+
+    fn accept_offer(&mut self, id: &str, sdp: &str) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| format!("The media offer could not be read: {e}"))?;
+        let lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
+        if lines > MAX_MEDIA_LINES {
+            return Err(format!(
+                "The media offer has {lines} media lines; at most {MAX_MEDIA_LINES} are accepted."
+            ));
+        }
+        let sfu = self.sfu.clone();
+        let packets = self.packets_tx.clone();
+        let Some(&idx) = self.by_id.get(id) else {
+            return Err("You are not in this meeting's media.".into());
+        };
+        let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
+            return Err("You are not in this meeting's media.".into());
+        };
+        if peer.rtc.is_none() {
+            peer.rtc = Some(sfu.new_rtc().map_err(|e| {
+                tracing::error!(error = %e, "could not set up a media connection");
+                "The media server could not set up a connection.".to_owned()
+            })?);
+        }
+        let work = &mut self.work;
+        tracing::debug!(peer = %id, "media offer");
+        let answer = peer
+            .mutate(idx, &sfu.transport, work, |rtc| {
+                rtc.sdp_api().accept_offer(offer)
+            })
+            .map_err(|_| "The media offer was refused.".to_owned())?;
+        // An ICE restart gives the peer a new ufrag: packets find it by that from now on.
+        let ufrag = peer
+            .rtc
+            .as_mut()
+            .map(|rtc| rtc.direct_api().local_ice_credentials().ufrag);
+        if ufrag != peer.ufrag
+            && let Some(ufrag) = ufrag
+        {
+            sfu.transport.register(&ufrag, peer.token, &packets);
+            peer.ufrag = Some(ufrag);
+        }
+        self.dirty = true;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The page's visible tiles (biggest first) and their heights in device pixels.
+    pub fn layout(&mut self, id: &str, tiles: Vec<Tile>) {
+        if let Some((_, peer)) = self.peer(id) {
+            peer.layout = Some(tiles);
+            self.dirty = true;
+        }
+    }
+
+    /// What a peer says it sends: video off means none of its video is forwarded.
+    pub fn media_state(&mut self, id: &str, state: MediaState) {
+        if let Some((_, peer)) = self.peer(id) {
+            peer.state = state;
+            self.dirty = true;
+        }
+    }
+
+    /// Waits for packets or the next timer.
+    pub async fn wake(&mut self) -> Wake {
+        let deadline = self.deadline();
+        tokio::select! {
+            _ = self.packets_rx.recv_many(&mut self.batch, PACKET_BATCH) => Wake::Packets,
+            _ = tokio::time::sleep_until(deadline.into()) => Wake::Timer,
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        self.peers
+            .iter()
+            .flatten()
+            .filter(|p| !p.broken)
+            .filter_map(|p| p.next_timeout)
+            .fold(self.next_tick, Instant::min)
+    }
+
+    /// Handles what woke the engine.
+    pub fn handle(&mut self, wake: Wake) -> Effects {
+        match wake {
+            Wake::Packets => {
+                let mut batch = std::mem::take(&mut self.batch);
+                for datagram in batch.drain(..) {
+                    self.receive(datagram);
+                    self.run_work();
+                }
+                self.batch = batch;
+            }
+            Wake::Timer => {}
+        }
+        let now = Instant::now();
+        self.timeouts(now);
+        self.run_work();
+        if now >= self.next_tick {
+            self.next_tick = now + TICK;
+            self.tick(now);
+        }
+        self.settle(now);
+        self.take_effects()
+    }
+
+    fn receive(&mut self, datagram: Datagram) {
+        let Some(&idx) = self.by_token.get(&datagram.peer) else {
+            return;
+        };
+        let transport = self.sfu.transport.clone();
+        let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(rtc) = peer.rtc.as_ref() else {
+            return;
+        };
+        let Ok(receive) = Receive::new(
+            datagram.proto,
+            datagram.source,
+            datagram.destination,
+            &datagram.data,
+        ) else {
+            return;
+        };
+        let input = Input::Receive(datagram.received, receive);
+        if !rtc.accepts(&input) {
+            return;
+        }
+        if !peer.heard {
+            peer.heard = true;
+            tracing::debug!(peer = %peer.id, "first media packet");
+        }
+        peer.last_heard = datagram.received;
+        if peer
+            .mutate(idx, &transport, &mut self.work, |rtc| {
+                rtc.handle_input(input)
+            })
+            .is_err()
+        {
+            self.fail(idx);
+        }
+    }
+
+    /// Feeds due timeouts to the peers that asked for them.
+    fn timeouts(&mut self, now: Instant) {
+        let transport = self.sfu.transport.clone();
+        for idx in 0..self.peers.len() {
+            let Some(peer) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            if peer.broken || peer.next_timeout.is_none_or(|t| t > now) {
+                continue;
+            }
+            if peer
+                .mutate(idx, &transport, &mut self.work, |rtc| {
+                    rtc.handle_input(Input::Timeout(now))
+                })
+                .is_err()
+            {
+                self.fail(idx);
+            }
+        }
+    }
+
+    fn run_work(&mut self) {
+        while let Some((idx, event)) = self.work.pop_front() {
+            self.on_event(idx, event);
+        }
+    }
+
+    fn on_event(&mut self, idx: PeerIdx, event: Event) {
+        match event {
+            Event::RtpPacket(packet) => self.forward(idx, &packet),
+            Event::MediaAdded(added) => {
+                if let Some(peer) = self.peers[idx].as_mut() {
+                    peer.media_added(&added);
+                    self.dirty = true;
+                }
+            }
+            Event::Connected => {
+                if let Some(peer) = self.peers[idx].as_mut() {
+                    peer.connected = true;
+                    tracing::debug!(peer = %peer.id, "media connected");
+                }
+                // Its slots (and what it publishes) take part from now on; what it was sent
+                // before was lost, so its slots start from a keyframe, asked for at once.
+                self.dirty = true;
+                self.request_slot_keyframes(idx, true);
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
+                self.fail(idx)
+            }
+            Event::KeyframeRequest(request) => self.subscriber_keyframe(idx, request.mid),
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                if let Some(peer) = self.peers[idx].as_mut() {
+                    peer.estimate = Some(estimate.as_u64());
+                    self.dirty = true;
+                }
+            }
+            Event::StreamPaused(paused) => {
+                if let Some(peer) = self.peers[idx].as_mut()
+                    && peer.video_in == Some(paused.mid)
+                {
+                    peer.layers[layers::rank_of(paused.rid.as_deref())].paused = paused.paused;
+                    self.dirty = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks a peer failed: nothing more is forwarded to or from it, and the room drops it.
+    fn fail(&mut self, idx: PeerIdx) {
+        if let Some(peer) = self.peers[idx].as_mut()
+            && !self.effects.gone.contains(&peer.id)
+        {
+            peer.broken = true;
+            self.effects.gone.push(peer.id.clone());
+            self.dirty = true;
+        }
+    }
+
+    /// Forwards one RTP packet of publisher `from` to every slot showing it.
+    fn forward(&mut self, from: PeerIdx, packet: &RtpPacket) {
+        let Self {
+            peers,
+            routes,
+            speakers,
+            work,
+            announce,
+            sfu,
+            effects,
+            ..
+        } = self;
+        let now = packet.timestamp;
+        let Some(publisher) = peers.get_mut(from).and_then(Option::as_mut) else {
+            return;
+        };
+        if publisher.broken {
+            return;
+        }
+        let Some((mid, rid)) = publisher.stream_of(packet.header.ssrc) else {
+            return;
+        };
+        let is_audio = publisher.audio_in == Some(mid);
+        if is_audio {
+            speakers.observe(from, packet.header.ext_vals.audio_level, now);
+        } else if publisher.video_in == Some(mid) {
+            let layer = &mut publisher.layers[layers::rank_of(rid.as_deref())];
+            layer.last_packet = Some(now);
+            layer.bytes += packet.payload.len() as u64;
+            if layer.rid.is_none() {
+                layer.rid = rid;
+            }
+        } else {
+            return;
+        }
+        let key = (from, mid, rid);
+        let Some(slots) = routes.get(&key) else {
+            return;
+        };
+        let descriptor = if is_audio {
+            None
+        } else {
+            match Vp8Descriptor::parse(&packet.payload) {
+                Ok(d) => Some(d),
+                Err(_) => return,
+            }
+        };
+        let incoming = Incoming {
+            seq: *packet.seq_no,
+            time: packet.header.timestamp,
+            starts_keyframe: descriptor
+                .as_ref()
+                .is_none_or(|d| d.starts_keyframe(&packet.payload)),
+            vp8: descriptor.as_ref().map_or(Vp8Ids::default(), |d| Vp8Ids {
+                picture_id: d.picture_id(),
+                tl0_pic_idx: d.tl0_pic_idx(),
+                key_idx: d.key_idx(),
+            }),
+            arrived: now,
+        };
+        for &(sub, kind, slot) in slots {
+            let Some(subscriber) = peers.get_mut(sub).and_then(Option::as_mut) else {
+                continue;
+            };
+            if subscriber.broken || !subscriber.connected {
+                continue;
+            }
+            let Some(out_slot) = kind.slots_mut(subscriber).get_mut(slot) else {
+                continue;
+            };
+            let Some(out) = out_slot.slot.forward(key, &incoming) else {
+                continue;
+            };
+            let out_mid = out_slot.mid;
+            if out.switched && out_slot.shown != Some(from) {
+                out_slot.shown = Some(from);
+                announce.entry(sub).or_default().push((out_mid, Some(from)));
+            }
+            let Some(pt) = kind.payload_type(subscriber, out_mid) else {
+                continue;
+            };
+            let mut write =
+                RtpWrite::new(pt, out.seq.into(), out.time, now, packet.payload.clone())
+                    .marker(packet.header.marker);
+            if let Some(d) = &descriptor {
+                write = write.nackable(true);
+                let mut patch = d.patch();
+                if let Some(p) = out.vp8.picture_id {
+                    patch = patch.picture_id(p);
+                }
+                if let Some(t) = out.vp8.tl0_pic_idx {
+                    patch = patch.tl0_pic_idx(t);
+                }
+                if let Some(k) = out.vp8.key_idx {
+                    patch = patch.key_idx(k);
+                }
+                if let Ok(patch) = patch.build() {
+                    write = write.vp8_patch(patch);
+                }
+            } else {
+                let ext = ExtensionValues {
+                    audio_level: packet.header.ext_vals.audio_level,
+                    voice_activity: packet.header.ext_vals.voice_activity,
+                    ..Default::default()
+                };
+                write = write.ext_vals(ext);
+            }
+            let written = subscriber.mutate(sub, &sfu.transport, work, |rtc| {
+                if let Some(stream) = rtc.direct_api().stream_tx_by_mid(out_mid, None) {
+                    stream.write_rtp(write);
+                }
+                Ok(())
+            });
+            if written.is_err() && !effects.gone.contains(&subscriber.id) {
+                effects.gone.push(subscriber.id.clone());
+            }
+        }
+    }
+
+    /// A subscriber's browser lost a picture: ask the publisher of what that slot shows.
+    fn subscriber_keyframe(&mut self, sub: PeerIdx, mid: Mid) {
+        let source = self.peers[sub].as_ref().and_then(|p| {
+            p.video_slots
+                .iter()
+                .find(|s| s.mid == mid)
+                .and_then(|s| s.slot.current().or(s.slot.target()))
+        });
+        if let Some(source) = source {
+            self.request_keyframe(source, Instant::now());
+        }
+    }
+
+    /// Asks for keyframes for a subscriber's video slots: those switching, or all of them (at
+    /// once, whenever the last request was).
+    fn request_slot_keyframes(&mut self, sub: PeerIdx, all: bool) {
+        let sources: Vec<SourceKey> = self.peers[sub]
+            .as_ref()
+            .map(|p| {
+                p.video_slots
+                    .iter()
+                    .filter(|s| all || s.slot.switching())
+                    .filter_map(|s| s.slot.target())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let now = Instant::now();
+        for source in sources {
+            if all && let Some(p) = self.peers.get_mut(source.0).and_then(Option::as_mut) {
+                p.keyframe_asked.remove(&(source.1, source.2));
+            }
+            self.request_keyframe(source, now);
+        }
+    }
+
+    /// Asks a publisher for a keyframe on one layer, at most every
+    /// [`KEYFRAME_REQUEST_INTERVAL`].
+    fn request_keyframe(&mut self, (publisher, mid, rid): SourceKey, now: Instant) {
+        let transport = self.sfu.transport.clone();
+        let Some(peer) = self.peers.get_mut(publisher).and_then(Option::as_mut) else {
+            return;
+        };
+        if peer.broken || !peer.connected {
+            return;
+        }
+        let asked = peer.keyframe_asked.get(&(mid, rid));
+        if asked.is_some_and(|t| now.saturating_duration_since(*t) < KEYFRAME_REQUEST_INTERVAL) {
+            return;
+        }
+        peer.keyframe_asked.insert((mid, rid), now);
+        let result = peer.mutate(publisher, &transport, &mut self.work, |rtc| {
+            // No stream yet for that layer (it has not arrived): nothing to ask.
+            if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                stream.request_keyframe(KeyframeRequestKind::Pli);
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            self.fail(publisher);
+        }
+    }
+
+    /// Every [`TICK`]: liveness, layer bitrates, and a fresh look at every slot.
+    fn tick(&mut self, now: Instant) {
+        let measure = now.saturating_duration_since(self.window_start) >= RATE_WINDOW;
+        let seconds = now
+            .saturating_duration_since(self.window_start)
+            .as_secs_f64();
+        let mut silent = Vec::new();
+        for (idx, peer) in self.peers.iter_mut().enumerate() {
+            let Some(peer) = peer else { continue };
+            if peer.connected
+                && !peer.broken
+                && now.saturating_duration_since(peer.last_heard) > PEER_SILENCE_TIMEOUT
+            {
+                silent.push(idx);
+            }
+            if measure {
+                for layer in &mut peer.layers {
+                    layer.bitrate =
+                        (layer.bytes > 0).then(|| (layer.bytes as f64 * 8.0 / seconds) as u64);
+                    layer.bytes = 0;
+                }
+            }
+        }
+        if measure {
+            self.window_start = now;
+        }
+        for idx in silent {
+            tracing::info!(peer = ?self.peers[idx].as_ref().map(|p| &p.id), "no media packets for a while; dropping the peer");
+            self.fail(idx);
+        }
+        self.dirty = true;
+        // Switches still waiting for a keyframe ask again (the first request may be lost).
+        for sub in 0..self.peers.len() {
+            self.request_slot_keyframes(sub, false);
+        }
+    }
+
+    /// Reassigns slots if anything changed, and queues the page notices.
+    fn settle(&mut self, now: Instant) {
+        if self.dirty {
+            self.dirty = false;
+            self.reassign(now);
+            self.run_work();
+        }
+        for (sub, changes) in self.announce.drain() {
+            let Some(peer) = self.peers.get(sub).and_then(Option::as_ref) else {
+                continue;
+            };
+            let slots = changes
+                .into_iter()
+                .map(|(mid, shown)| SlotShown {
+                    mid: mid.to_string(),
+                    peer: shown
+                        .and_then(|p| self.peers.get(p).and_then(Option::as_ref))
+                        .map(|p| p.id.clone()),
+                })
+                .collect();
+            self.effects
+                .messages
+                .push((peer.id.clone(), ServerMessage::SfuSlots { slots }));
+        }
+    }
+
+    fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Number of peers (for tests and the benchmark).
+    pub fn peer_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// A sender into this room's packet channel (the benchmark's shortcut past the sockets).
+    pub fn packet_sender(&self) -> mpsc::Sender<Datagram> {
+        self.packets_tx.clone()
+    }
+}
