@@ -70,9 +70,21 @@ impl Application {
         );
         let mut sfu = None;
         let media = match (&settings.stream, settings.builtin_media) {
-            (Some(stream), _) => Media::Stream(Arc::new(
-                StreamMedia::new(stream).context("Failed to set up the Stream client")?,
-            )),
+            (Some(stream), _) => {
+                let stream = Arc::new(
+                    StreamMedia::new(stream).context("Failed to set up the Stream client")?,
+                );
+                let (decisions, pending) = tokio::sync::mpsc::unbounded_channel();
+                crate::video::stream::moderation::spawn(stream.clone(), pending);
+                Media::Stream {
+                    rooms: crate::video::mesh::Hub::for_provider(
+                        pool.clone(),
+                        crate::video::stream::ROOM_MAX_PARTICIPANTS,
+                        decisions,
+                    ),
+                    stream,
+                }
+            }
             (None, BuiltinMedia::Sfu) => {
                 let server = crate::video::sfu::Sfu::start(&settings.sfu, settings.bind)?;
                 sfu = Some(server.clone());

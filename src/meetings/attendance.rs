@@ -31,8 +31,10 @@ pub async fn record_join(
     tx.commit().await
 }
 
-/// Records a join reported by the media provider: only for a meeting and an account we know
-/// (anything else is another app's call or a stale account). Returns whether it was recorded.
+/// Records a join reported by the media provider: only for a meeting we know and someone it
+/// let in (its host, or let in by its room); anything else is another app's call, a stale
+/// account, or someone who reached the call without going through the meeting's door.
+/// Returns whether it was recorded.
 pub async fn record_reported_join(
     pool: &Pool,
     meeting_id: &str,
@@ -42,8 +44,10 @@ pub async fn record_reported_join(
     let mut tx = pool.begin().await?;
     let result = sqlx::query(
         "insert into attendance (meeting_id, account_id, first_joined_at, last_seen_at, present, created_at) \
-         select ?1, ?2, ?3, ?3, 1, ?3 where exists (select 1 from meeting where id = ?1) \
-         and exists (select 1 from account where id = ?2) \
+         select ?1, ?2, ?3, ?3, 1, ?3 where exists (select 1 from account where id = ?2) \
+         and exists (select 1 from meeting m where m.id = ?1 and (m.owner_id = ?2 or exists ( \
+         select 1 from meeting_admission ad where ad.meeting_id = m.id and ad.account_id = ?2 \
+         and ad.status = 'admitted'))) \
          on conflict (meeting_id, account_id) do update set last_seen_at = ?3, present = 1",
     )
     .bind(meeting_id)

@@ -1,6 +1,8 @@
 //! Meetings: the domain rules (what is upcoming, previous, live, startable) and their storage.
 
+pub mod access;
 pub mod attendance;
+pub mod chat;
 pub mod ics;
 pub mod link;
 pub mod personal;

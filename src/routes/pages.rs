@@ -69,6 +69,20 @@ impl Card {
     pub fn more_attendees(&self) -> usize {
         self.listed.attendees.len().saturating_sub(4)
     }
+
+    /// What the row of avatars says to a screen reader: who attended, by name.
+    pub fn attendees_label(&self) -> String {
+        let names: Vec<&str> = self
+            .shown_attendees()
+            .iter()
+            .map(|p| p.display_name.as_str())
+            .collect();
+        match (names.len(), self.more_attendees()) {
+            (0, _) => "No one has joined yet".into(),
+            (_, 0) => format!("Attended by {}", names.join(", ")),
+            (_, more) => format!("Attended by {} and {more} more", names.join(", ")),
+        }
+    }
 }
 
 #[derive(Template)]

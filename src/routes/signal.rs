@@ -1,4 +1,5 @@
-//! `GET /meeting/{id}/signal`: the mesh signalling WebSocket.
+//! `GET /meeting/{id}/signal`: the meeting room's WebSocket (the waiting room, the host's
+//! controls and the chat in every mode; the mesh's signalling on built-in media).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -10,7 +11,7 @@ use crate::security;
 use crate::video::Media;
 use crate::video::mesh::connection::{self, Entrant};
 
-/// Checks who may connect, then hands the socket to the mesh.
+/// Checks who may connect, then hands the socket to the meeting's room.
 pub async fn signal(
     req: HttpRequest,
     body: web::Payload,
@@ -27,10 +28,7 @@ pub async fn signal(
             "This connection came from another site and was refused.".into(),
         ));
     }
-    let hub = media
-        .mesh_hub()
-        .ok_or_else(|| AppError::NotFound("This meeting does not use built-in media.".into()))?
-        .clone();
+    let hub = media.rooms().clone();
     let id = uuid::Uuid::parse_str(&path)
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| AppError::NotFound("No meeting has that ID.".into()))?;

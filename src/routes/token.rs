@@ -1,16 +1,52 @@
-//! `GET /api/token`: a Stream user token for the signed-in person's browser client.
+//! `GET /api/token?meeting={id}`: a Stream token for the signed-in person's browser client,
+//! good for that one meeting's call, and only once they were let into it (its host, or let in
+//! by the host or by an open door, as the meeting's room decided).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use crate::auth::CurrentUser;
+use crate::db::Pool;
 use crate::errors::AppError;
+use crate::meetings::{access, store};
 use crate::video::Media;
 
-/// Answers the API key, a one-hour token, who it is for and when it expires. Never cached:
-/// it is personal and short-lived.
-pub async fn token(user: CurrentUser, media: web::Data<Media>) -> Result<HttpResponse, AppError> {
-    let grant = media.user_token(&user).await?;
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    meeting: Option<String>,
+}
+
+/// Answers the API key, a one-hour call token, who it is for and when it expires. Never
+/// cached: it is personal and short-lived.
+pub async fn token(
+    user: CurrentUser,
+    pool: web::Data<Pool>,
+    media: web::Data<Media>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
+    if media.stream().is_none() {
+        return Err(crate::video::MediaError::NotHosted.into());
+    }
+    let raw = query.meeting.as_deref().unwrap_or_default();
+    let meeting_id = uuid::Uuid::parse_str(raw)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| {
+            AppError::BadRequest("Say which meeting the token is for (?meeting=…).".into())
+        })?;
+    let meeting = store::find(&pool, &meeting_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
+    if meeting.ended_at.is_some() || meeting.cancelled_at.is_some() {
+        return Err(AppError::Gone("This meeting is over.".into()));
+    }
+    if !access::is_admitted(&pool, &meeting.id, &user.id).await? {
+        tracing::info!(meeting = %meeting.id, user = %user.id, "call token refused: not let in");
+        return Err(AppError::Forbidden(
+            "You have not been let into this meeting.".into(),
+        ));
+    }
+    let grant = media.call_token(&user, &meeting.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(grant))

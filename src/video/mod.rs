@@ -17,11 +17,15 @@ use crate::meetings::Meeting;
 pub enum Media {
     /// Browsers connect to each other directly; the server only relays signalling.
     Mesh(Arc<mesh::Hub>),
-    /// Each browser connects to the server, which forwards media (signalling rides the same
-    /// hub and room tasks as the mesh's).
+    /// Each browser connects to the server, which forwards media; its rooms (the same as the
+    /// mesh's) own each meeting's forwarding engine.
     Sfu(Arc<mesh::Hub>),
-    /// Stream Video carries the media; the server issues tokens and keeps calls in step.
-    Stream(Arc<stream::StreamMedia>),
+    /// Stream Video carries the media; the server issues tokens and keeps calls in step. Its
+    /// rooms carry the waiting room, the host's controls and the chat (not the media).
+    Stream {
+        stream: Arc<stream::StreamMedia>,
+        rooms: Arc<mesh::Hub>,
+    },
 }
 
 /// What the meeting page needs to know to start its media adapter. Nothing secret.
@@ -73,7 +77,8 @@ impl From<MediaError> for crate::errors::AppError {
     }
 }
 
-/// What `GET /api/token` answers: everything the browser client needs, and nothing secret.
+/// What `GET /api/token?meeting=…` answers: everything the browser client needs, and nothing
+/// secret.
 #[derive(Debug, serde::Serialize)]
 pub struct TokenGrant {
     pub api_key: String,
@@ -105,7 +110,7 @@ impl Media {
                 api_key: None,
                 coordinator_url: None,
             },
-            Self::Stream(stream) => ClientConfig {
+            Self::Stream { stream, .. } => ClientConfig {
                 adapter: "stream",
                 max_participants: 0,
                 api_key: Some(stream.api_key().to_owned()),
@@ -118,7 +123,7 @@ impl Media {
     pub fn csp_connect_sources(&self) -> Vec<String> {
         match self {
             Self::Mesh(_) | Self::Sfu(_) => Vec::new(),
-            Self::Stream(stream) => stream.csp_connect_sources(),
+            Self::Stream { stream, .. } => stream.csp_connect_sources(),
         }
     }
 
@@ -131,7 +136,7 @@ impl Media {
     ) -> Result<(), MediaError> {
         match self {
             Self::Mesh(_) | Self::Sfu(_) => Ok(()),
-            Self::Stream(stream) => Ok(stream.create_call(meeting, owner).await?),
+            Self::Stream { stream, .. } => Ok(stream.create_call(meeting, owner).await?),
         }
     }
 
@@ -142,14 +147,20 @@ impl Media {
                 hub.end(meeting_id).await;
                 Ok(())
             }
-            Self::Stream(stream) => Ok(stream.end_call(meeting_id).await?),
+            Self::Stream { stream, .. } => Ok(stream.end_call(meeting_id).await?),
         }
     }
 
-    /// A token for the browser client of this person (Stream mode only). Counts against the
-    /// person's rate limit; upserts their profile to Stream the first time and after changes.
-    pub async fn user_token(&self, user: &CurrentUser) -> Result<TokenGrant, MediaError> {
-        let Self::Stream(stream) = self else {
+    /// A token for the browser client of this person that admits them to one meeting's call
+    /// only (Stream mode only); the caller has checked that they were let in. Counts against
+    /// the person's rate limit; upserts their profile to Stream the first time and after
+    /// changes.
+    pub async fn call_token(
+        &self,
+        user: &CurrentUser,
+        meeting_id: &str,
+    ) -> Result<TokenGrant, MediaError> {
+        let Self::Stream { stream, .. } = self else {
             return Err(MediaError::NotHosted);
         };
         stream
@@ -158,7 +169,7 @@ impl Media {
         // A failed upsert must not keep people out of calls: the browser client sends the
         // same name and picture when it connects. It is logged and tried again later.
         let _ = stream.sync_user(user).await;
-        let token = stream.user_token(&user.id, crate::time::now());
+        let token = stream.call_token(&user.id, meeting_id, crate::time::now());
         Ok(TokenGrant {
             api_key: stream.api_key().to_owned(),
             token: token.token,
@@ -176,7 +187,7 @@ impl Media {
     pub async fn start_cloud_recording(&self, meeting_id: &str) -> Result<bool, MediaError> {
         match self {
             Self::Mesh(_) | Self::Sfu(_) => Ok(false),
-            Self::Stream(stream) => {
+            Self::Stream { stream, .. } => {
                 stream.start_recording(meeting_id).await?;
                 Ok(true)
             }
@@ -187,7 +198,7 @@ impl Media {
     pub async fn stop_cloud_recording(&self, meeting_id: &str) -> Result<(), MediaError> {
         match self {
             Self::Mesh(_) | Self::Sfu(_) => Err(MediaError::NotHosted),
-            Self::Stream(stream) => Ok(stream.stop_recording(meeting_id).await?),
+            Self::Stream { stream, .. } => Ok(stream.stop_recording(meeting_id).await?),
         }
     }
 
@@ -195,7 +206,7 @@ impl Media {
     pub async fn recording_changed(&self, meeting_id: &str, active: bool, name: &str) {
         match self {
             // Stream clients learn about recordings from Stream itself.
-            Self::Stream(_) => {}
+            Self::Stream { .. } => {}
             Self::Mesh(hub) | Self::Sfu(hub) => {
                 let message = mesh::protocol::ServerMessage::Recording {
                     active,
@@ -209,7 +220,7 @@ impl Media {
     /// Tells the people in a meeting whether everyone may record now.
     pub async fn recording_permission_changed(&self, meeting_id: &str, allowed: bool) {
         match self {
-            Self::Stream(_) => {}
+            Self::Stream { .. } => {}
             Self::Mesh(hub) | Self::Sfu(hub) => {
                 let message = mesh::protocol::ServerMessage::RecordingPermission { allowed };
                 hub.broadcast(meeting_id, message).await;
@@ -221,22 +232,22 @@ impl Media {
     pub fn csp_media_sources(&self) -> Vec<String> {
         match self {
             Self::Mesh(_) | Self::Sfu(_) => Vec::new(),
-            Self::Stream(_) => vec![stream::STREAM_RECORDINGS_CDN.to_owned()],
+            Self::Stream { .. } => vec![stream::STREAM_RECORDINGS_CDN.to_owned()],
         }
     }
 
-    /// The signalling hub, when meetings run on built-in media (mesh or SFU).
-    pub fn mesh_hub(&self) -> Option<&Arc<mesh::Hub>> {
+    /// The meeting rooms (who is in, who waits, the host's controls, the chat), in every mode.
+    pub fn rooms(&self) -> &Arc<mesh::Hub> {
         match self {
-            Self::Mesh(hub) | Self::Sfu(hub) => Some(hub),
-            Self::Stream(_) => None,
+            Self::Mesh(hub) | Self::Sfu(hub) => hub,
+            Self::Stream { rooms, .. } => rooms,
         }
     }
 
     /// The Stream state, when meetings run on Stream.
     pub fn stream(&self) -> Option<&Arc<stream::StreamMedia>> {
         match self {
-            Self::Stream(stream) => Some(stream),
+            Self::Stream { stream, .. } => Some(stream),
             Self::Mesh(_) | Self::Sfu(_) => None,
         }
     }

@@ -103,12 +103,38 @@ function modal() {
   return document.getElementById("modal");
 }
 
+// What had the focus when the modal opened (the card or button that opened it): it gets the
+// focus back when the modal closes, so a keyboard user continues where they were.
+let modalOpener = null;
+
 // htmx loads a modal's content into the <dialog>; open it once the content is in.
 document.body.addEventListener("htmx:afterSwap", (e) => {
   const dialog = modal();
   if (dialog && e.detail.target === dialog && dialog.firstElementChild && !dialog.open) {
+    modalOpener = document.activeElement;
     dialog.showModal();
     dialog.querySelector("[autofocus]")?.focus();
+  }
+});
+
+// A modal dialog keeps Tab inside it: past the last control, Tab goes round to the first
+// (and Shift+Tab from the first to the last) instead of out to the browser.
+const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Tab") return;
+  const dialog = [...document.querySelectorAll("dialog[open]")].pop();
+  if (!dialog) return;
+  const items = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  const inside = dialog.contains(document.activeElement);
+  if (e.shiftKey && (document.activeElement === first || !inside)) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+    e.preventDefault();
+    first.focus();
   }
 });
 
@@ -123,6 +149,8 @@ document.addEventListener("DOMContentLoaded", () => {
   // Empty the dialog when it closes, so the next opening starts fresh (no leftover form).
   modal()?.addEventListener("close", () => {
     modal().replaceChildren();
+    if (modalOpener?.isConnected) modalOpener.focus();
+    modalOpener = null;
   });
 });
 

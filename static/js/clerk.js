@@ -23,7 +23,7 @@ function appearance() {
       socialButtonsVariant: "iconButton",
     },
     variables: {
-      colorPrimary: "#0E78F9",
+      colorPrimary: "#0A6CE8",
       colorBackground: "#1C1F2E",
       colorInput: "#252A41",
       colorForeground: "#FFFFFF",

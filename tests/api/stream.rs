@@ -50,10 +50,57 @@ pub(crate) fn sign(body: &[u8], secret: &str) -> String {
     hex::encode(hmac_sha256(secret, body))
 }
 
-/// The account ID of the signed-in user, read from the token endpoint.
+/// The account ID of the signed-in user, read from their personal room's page (a page view
+/// that asks nothing of Stream).
 pub(crate) async fn my_id(app: &TestApp) -> String {
-    let body: Value = app.get("/api/token").await.json().await.unwrap();
-    body["user"]["id"].as_str().unwrap().to_owned()
+    id_of(&app.client, &app.address).await
+}
+
+/// The account ID of whoever `client` is signed in as.
+pub(crate) async fn id_of(client: &reqwest::Client, address: &str) -> String {
+    let get = |path: String| async move {
+        client
+            .get(format!("{address}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let personal = get("/personal-room".into()).await;
+    let at = personal.find("?personal=true").expect("invite link");
+    let room = personal[at - 12..at].to_owned();
+    let html = get(format!("/meeting/{room}?personal=true")).await;
+    let at = html.find("data-user-id=\"").expect("data-user-id") + "data-user-id=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A token for the call of `meeting`, as the meeting page asks for it.
+pub(crate) async fn token_for(
+    client: &reqwest::Client,
+    address: &str,
+    meeting: &str,
+) -> reqwest::Response {
+    client
+        .get(format!("{address}/api/token?meeting={meeting}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Lets `account` into `meeting`, as its room does when the host admits them.
+pub(crate) async fn admit(app: &TestApp, meeting: &str, account: &str) {
+    yoom::meetings::access::decide(
+        &app.db().await,
+        meeting,
+        account,
+        "Admitted Tester",
+        yoom::meetings::access::Decision::Admitted,
+        chrono::Utc::now().timestamp(),
+    )
+    .await
+    .unwrap();
 }
 
 /// Checks what every server-side call must carry: the API key as the only query parameter,
@@ -97,12 +144,13 @@ async fn a_signed_out_visitor_gets_401_json_from_the_token_endpoint() {
 }
 
 #[tokio::test]
-async fn a_signed_in_user_gets_a_one_hour_token_for_their_own_id_signed_with_the_secret() {
+async fn the_host_gets_a_one_hour_token_for_their_meetings_call_only() {
     let mock = MockStream::start().await;
     let app = stream_app(&mock).await;
     app.signed_in_as("alice").await;
+    let meeting = app.start_instant("Tokens").await;
     let before = chrono::Utc::now().timestamp();
-    let res = app.get("/api/token").await;
+    let res = token_for(&app.client, &app.address, &meeting).await;
     let after = chrono::Utc::now().timestamp();
     assert_eq!(res.status(), 200);
     assert_eq!(header(res.headers(), "cache-control"), "no-store");
@@ -112,10 +160,6 @@ async fn a_signed_in_user_gets_a_one_hour_token_for_their_own_id_signed_with_the
     assert_eq!(body["user"]["name"], "alice Tester");
     assert_eq!(body["user"]["image"], Value::Null);
     let claims = verify_jwt(body["token"].as_str().unwrap(), SECRET);
-    // Claims in Stream's order: user_id, iat, exp.
-    let keys: Vec<&String> = claims.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 3);
-    assert_eq!(claims["user_id"], id);
     let iat = claims["iat"].as_i64().unwrap();
     let exp = claims["exp"].as_i64().unwrap();
     assert!(
@@ -124,25 +168,100 @@ async fn a_signed_in_user_gets_a_one_hour_token_for_their_own_id_signed_with_the
     );
     assert_eq!(exp - iat, 3600 + 60, "an hour from now");
     assert_eq!(body["expires_at"], exp);
+    // Stream's call token: the user token's claims plus the one call it admits to, in the
+    // order Stream's generateCallToken writes them.
     let payload = body["token"].as_str().unwrap().split('.').nth(1).unwrap();
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!(
         raw,
-        format!(r#"{{"user_id":"{id}","iat":{iat},"exp":{exp}}}"#)
+        format!(
+            r#"{{"user_id":"{id}","call_cids":["default:{meeting}"],"iat":{iat},"exp":{exp}}}"#
+        )
     );
 }
 
 #[tokio::test]
-async fn the_first_token_upserts_the_user_once_and_a_changed_profile_upserts_again() {
+async fn a_token_is_only_for_someone_let_into_an_open_meeting() {
+    let mock = MockStream::start().await;
+    let app = stream_app(&mock).await;
+    app.signed_in_as("doorkeeper").await;
+    let meeting = app.start_instant("Members only").await;
+    let guest = app.other_client();
+    guest.signed_in_as("knocker").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    let status = |res: reqwest::Response| res.status().as_u16();
+    // No meeting named, a malformed one, an unknown one.
+    for (query, expected) in [
+        ("".to_owned(), 400),
+        ("nope".to_owned(), 400),
+        (uuid::Uuid::new_v4().to_string(), 404),
+    ] {
+        let res = guest
+            .client
+            .get(app.url(&format!("/api/token?meeting={query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(res), expected, "meeting={query}");
+    }
+    // Not let in (yet): no token, and Stream is not asked for anything.
+    mock.clear();
+    let res = token_for(&guest.client, &app.address, &meeting).await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "You have not been let into this meeting."
+    );
+    assert!(mock.requests().is_empty());
+    // Let in: a token for this call.
+    admit(&app, &meeting, &guest_id).await;
+    let res = token_for(&guest.client, &app.address, &meeting).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let claims = verify_jwt(body["token"].as_str().unwrap(), SECRET);
+    assert_eq!(claims["call_cids"], json!([format!("default:{meeting}")]));
+    // Removed: none again.
+    yoom::meetings::access::decide(
+        &app.db().await,
+        &meeting,
+        &guest_id,
+        "knocker Tester",
+        yoom::meetings::access::Decision::Removed,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status(token_for(&guest.client, &app.address, &meeting).await),
+        403
+    );
+    // Over: none for anyone.
+    app.post_form(&format!("/meeting/{meeting}/end"), &[]).await;
+    assert_eq!(
+        status(token_for(&app.client, &app.address, &meeting).await),
+        410
+    );
+}
+
+#[tokio::test]
+async fn tokens_upsert_the_user_once_and_a_changed_profile_upserts_again() {
     let mock = MockStream::start().await;
     let app = stream_app(&mock).await;
     app.signed_in_as("upsert").await;
     let id = my_id(&app).await;
+    // Creating the call upserts its host first (Stream refuses calls by unknown users).
+    let meeting = app.start_instant("Upserts").await;
     for _ in 0..3 {
-        assert_eq!(app.get("/api/token").await.status(), 200);
+        assert_eq!(
+            token_for(&app.client, &app.address, &meeting)
+                .await
+                .status(),
+            200
+        );
     }
     let upserts = mock.requests_to("/api/v2/users");
-    assert_eq!(upserts.len(), 1, "one upsert for four tokens");
+    assert_eq!(upserts.len(), 1, "one upsert for a call and three tokens");
     assert_server_call(&upserts[0], "POST", "/api/v2/users");
     assert_eq!(
         String::from_utf8(upserts[0].body.clone()).unwrap(),
@@ -154,7 +273,11 @@ async fn the_first_token_upserts_the_user_once_and_a_changed_profile_upserts_aga
         .execute(&app.db().await)
         .await
         .unwrap();
-    let body: Value = app.get("/api/token").await.json().await.unwrap();
+    let body: Value = token_for(&app.client, &app.address, &meeting)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["user"]["name"], "Ursula Upsert");
     let upserts = mock.requests_to("/api/v2/users");
     assert_eq!(upserts.len(), 2);
@@ -167,14 +290,27 @@ async fn the_first_token_upserts_the_user_once_and_a_changed_profile_upserts_aga
 #[tokio::test]
 async fn a_token_is_still_issued_when_the_upsert_fails() {
     let mock = MockStream::start().await;
-    mock.script("/api/v2/users", vec![Reply::error(500, -1, "down"); 3]);
     let app = stream_app(&mock).await;
     app.signed_in_as("upsertfail").await;
-    let res = app.get("/api/token").await;
+    let id = my_id(&app).await;
+    let meeting = app.start_instant("Upsert fails").await;
+    sqlx::query("update account set display_name = 'Changed Name' where id = ?")
+        .bind(&id)
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    mock.clear();
+    mock.script("/api/v2/users", vec![Reply::error(500, -1, "down"); 3]);
+    let res = token_for(&app.client, &app.address, &meeting).await;
     assert_eq!(res.status(), 200);
     assert_eq!(mock.requests_to("/api/v2/users").len(), 3, "retried twice");
     // Not tried again on the very next request.
-    assert_eq!(app.get("/api/token").await.status(), 200);
+    assert_eq!(
+        token_for(&app.client, &app.address, &meeting)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(mock.requests_to("/api/v2/users").len(), 3);
 }
 
@@ -183,10 +319,17 @@ async fn the_token_endpoint_is_rate_limited_per_user() {
     let mock = MockStream::start().await;
     let app = stream_app(&mock).await;
     app.signed_in_as("greedy").await;
+    let meeting = app.start_instant("Greedy").await;
     for i in 0..60 {
-        assert_eq!(app.get("/api/token").await.status(), 200, "request {i}");
+        assert_eq!(
+            token_for(&app.client, &app.address, &meeting)
+                .await
+                .status(),
+            200,
+            "request {i}"
+        );
     }
-    let res = app.get("/api/token").await;
+    let res = token_for(&app.client, &app.address, &meeting).await;
     assert_eq!(res.status(), 429);
     assert!(header(res.headers(), "retry-after").parse::<u64>().unwrap() >= 1);
     let body: Value = res.json().await.unwrap();
@@ -194,7 +337,14 @@ async fn the_token_endpoint_is_rate_limited_per_user() {
     // Someone else is not held back.
     let other = app.other_client();
     other.signed_in_as("patient").await;
-    assert_eq!(other.get("/api/token").await.status(), 200);
+    let other_id = id_of(&other.client, &app.address).await;
+    admit(&app, &meeting, &other_id).await;
+    assert_eq!(
+        token_for(&other.client, &app.address, &meeting)
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -220,10 +370,11 @@ async fn an_instant_meeting_creates_its_stream_call_with_exactly_these_requests(
     let requests = mock.requests();
     assert_eq!(
         requests.len(),
-        1,
-        "the owner was upserted with the token already"
+        2,
+        "the owner is upserted first (Stream refuses calls by unknown users), then the call"
     );
-    let create = &requests[0];
+    assert_server_call(&requests[0], "POST", "/api/v2/users");
+    let create = &requests[1];
     assert_server_call(
         create,
         "POST",
@@ -744,16 +895,31 @@ async fn a_participant_joined_event_records_attendance() {
     let meeting = app.schedule_in(60, "Join me").await;
     let guest = app.other_client();
     guest.signed_in_as("attendee").await;
-    let guest_id: String = {
-        let body: Value = guest.get("/api/token").await.json().await.unwrap();
-        body["user"]["id"].as_str().unwrap().to_owned()
-    };
+    let guest_id = id_of(&guest.client, &app.address).await;
     let upcoming = guest.get("/upcoming").await.text().await.unwrap();
     assert!(!upcoming.contains(&meeting));
     let body = format!(
         r#"{{"type":"call.session_participant_joined","call_cid":"default:{meeting}","session_id":"sess1",
             "created_at":"2026-01-01T00:00:00Z","participant":{{"user_session_id":"us1","role":"user",
             "joined_at":"2026-01-01T00:00:00Z","user":{{"id":"{guest_id}","name":"attendee Tester"}}}}}}"#
+    );
+    let res = post_webhook(
+        &app,
+        body.as_bytes(),
+        Some(&sign(body.as_bytes(), SECRET)),
+        false,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // Reaching the call is not being let in: someone the meeting's room never admitted (who
+    // joined the call with a token from elsewhere) does not become an attendee.
+    let upcoming = guest.get("/upcoming").await.text().await.unwrap();
+    assert!(!upcoming.contains(&meeting), "not let in, not an attendee");
+    admit(&app, &meeting, &guest_id).await;
+    // A later event (a retry of the first would be the same delivery, applied once).
+    let body = body.replace(
+        "\"created_at\":\"2026-01-01T00:00:00Z\"",
+        "\"created_at\":\"2026-01-01T00:01:00Z\"",
     );
     let res = post_webhook(
         &app,
@@ -901,6 +1067,42 @@ async fn the_meeting_page_names_the_stream_adapter_key_and_coordinator() {
     assert!(html.contains(&format!(r#"data-stream-api-key="{API_KEY}""#)));
     assert!(html.contains(&format!(r#"data-stream-url="{}/video""#, mock.url)));
     assert!(html.contains("data-stream-bundle=\"/static/vendor/stream/stream-video-client.js?v="));
+}
+
+/// stream.js takes the host from the page, not from the call's creator at Stream: a guest's
+/// page names the meeting's owner, and a personal room's account before any session is open.
+#[tokio::test]
+async fn a_guests_meeting_page_names_the_host() {
+    let mock = MockStream::start().await;
+    let app = stream_app(&mock).await;
+    app.signed_in_as("hostess").await;
+    let host = my_id(&app).await;
+    let meeting = app.start_instant("Hosted").await;
+    let personal = app.get("/personal-room").await.text().await.unwrap();
+    let at = personal.find("?personal=true").expect("invite link");
+    let room = personal[at - 12..at].to_owned();
+    let guest = app.other_client();
+    guest.signed_in_as("visitor").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    assert_ne!(guest_id, host);
+    for path in [
+        format!("/meeting/{meeting}"),
+        format!("/meeting/{room}?personal=true"),
+    ] {
+        let res = guest.get(&path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(r#"id="meeting-room""#), "{path}");
+        assert!(
+            html.contains(&format!(r#"data-user-id="{guest_id}""#)),
+            "{path}"
+        );
+        assert!(html.contains(r#"data-owner="false""#), "{path}");
+        assert!(
+            html.contains(&format!(r#"data-host-id="{host}""#)),
+            "{path} names the host"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1064,12 +1266,16 @@ async fn presence_from_the_meeting_page_records_attendance_and_keeps_the_meeting
 
     // Not started and nobody in it: the guest may not be there yet.
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 403);
-    // The host starts early; now it is live and the guest may join.
+    // The host starts early; now it is live and the guest may come to the door.
     assert_eq!(post_presence(&app.client, &app, &meeting).await, 204);
     assert_eq!(
         guest.get(&format!("/meeting/{meeting}")).await.status(),
         200
     );
+    // Being at the door is not being in: only someone let in reports presence.
+    assert_eq!(post_presence(&guest.client, &app, &meeting).await, 403);
+    let guest_id = id_of(&guest.client, &app.address).await;
+    admit(&app, &meeting, &guest_id).await;
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 204);
     let upcoming = guest.get("/upcoming").await.text().await.unwrap();
     assert!(upcoming.contains(&meeting), "attended, so listed");

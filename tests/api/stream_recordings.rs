@@ -5,7 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, header, new_client};
-use crate::stream::{assert_server_call, post_presence, post_webhook, sign, stream_app};
+use crate::stream::{
+    admit, assert_server_call, id_of, post_presence, post_webhook, sign, stream_app,
+};
 use crate::stream_mock::{MockStream, Reply, SECRET};
 
 async fn post_json(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, Value) {
@@ -145,6 +147,8 @@ async fn only_the_host_or_attendees_the_host_allows_may_start_or_stop_it() {
     let meeting = attended_meeting(&app, "Rules").await;
     let guest = app.other_client();
     guest.signed_in_as("rule_guest").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    admit(&app, &meeting, &guest_id).await;
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 204);
     let stranger = app.other_client();
     stranger.signed_in_as("rule_stranger").await;
@@ -258,6 +262,8 @@ async fn the_list_merges_streams_listing_and_webhooks_without_duplicates() {
     let meeting = attended_meeting(&app, "Merged").await;
     let guest = app.other_client();
     guest.signed_in_as("merge_guest").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    admit(&app, &meeting, &guest_id).await;
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 204);
     let stranger = app.other_client();
     stranger.signed_in_as("merge_stranger").await;
@@ -395,6 +401,8 @@ async fn deleting_a_stream_recording_deletes_it_at_stream_first() {
     let meeting = attended_meeting(&app, "Deleted").await;
     let guest = app.other_client();
     guest.signed_in_as("delete_guest").await;
+    let guest_id = id_of(&guest.client, &app.address).await;
+    admit(&app, &meeting, &guest_id).await;
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 204);
     recording_ready(&app, &meeting, "rec_1.mp4", "s1", "1").await;
     let id = stored(&app, &meeting).await[0].id.clone();

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::helpers::TestApp;
-use crate::stream::{post_webhook, sign, stream_app};
+use crate::stream::{admit, id_of, post_webhook, sign, stream_app};
 use crate::stream_mock::{MockStream, SECRET};
 
 async fn post_delivery(app: &TestApp, body: &str, webhook_id: Option<&str>) -> Value {
@@ -49,8 +49,8 @@ async fn a_retried_join_after_the_leave_does_not_put_someone_back_in_the_meeting
     let meeting = app.start_instant("Retries").await;
     let guest = app.other_client();
     guest.signed_in_as("dedupe_guest").await;
-    let guest_id: Value = guest.get("/api/token").await.json().await.unwrap();
-    let guest_id = guest_id["user"]["id"].as_str().unwrap().to_owned();
+    let guest_id = id_of(&guest.client, &app.address).await;
+    admit(&app, &meeting, &guest_id).await;
 
     let joined = participant_event("joined", &meeting, &guest_id, "2026-01-01T00:00:00Z");
     let left = participant_event("left", &meeting, &guest_id, "2026-01-01T00:05:00Z");

@@ -101,6 +101,12 @@ pub async fn presence(
             "This meeting has not started yet.".into(),
         ));
     }
+    // Being let in is what makes an attendee: someone waiting, turned away or removed is not.
+    if !crate::meetings::access::is_admitted(&pool, &id, &user.id).await? {
+        return Err(AppError::Forbidden(
+            "You have not been let into this meeting.".into(),
+        ));
+    }
     store::record_join(&pool, &id, &user.id, now).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -43,6 +43,9 @@ struct MeetingPage {
     meeting_id: String,
     title: String,
     is_owner: bool,
+    /// The host's account ID: the meeting's owner, or the personal room's account. The media
+    /// adapter takes the host from here (a hosted provider's call creator is not it).
+    host_id: String,
     link: String,
     /// The room is a personal room reached by its room ID.
     room_id: Option<String>,
@@ -146,9 +149,23 @@ pub async fn meeting_page(
             Ok(target)
         }
     };
-    let (state, meeting, title, room_id, is_owner) = match target {
-        Err(wait) => (too_many_tries(wait), None, String::new(), None, false),
-        Ok(Target::Nothing) => (GateState::NotFound, None, String::new(), None, false),
+    let (state, meeting, title, room_id, is_owner, host_id) = match target {
+        Err(wait) => (
+            too_many_tries(wait),
+            None,
+            String::new(),
+            None,
+            false,
+            String::new(),
+        ),
+        Ok(Target::Nothing) => (
+            GateState::NotFound,
+            None,
+            String::new(),
+            None,
+            false,
+            String::new(),
+        ),
         Ok(Target::Room {
             room,
             session,
@@ -161,6 +178,7 @@ pub async fn meeting_page(
                 room_topic(&owner),
                 Some(room.room_id),
                 is_owner,
+                room.account_id,
             )
         }
         Ok(Target::Meeting(m)) => {
@@ -175,7 +193,8 @@ pub async fn meeting_page(
                 GateState::Room
             };
             let title = m.title().to_owned();
-            (state, Some(m), title, None, is_owner)
+            let host_id = m.owner_id.clone();
+            (state, Some(m), title, None, is_owner, host_id)
         }
     };
     let status = match state {
@@ -195,6 +214,7 @@ pub async fn meeting_page(
     };
     let page = MeetingPage {
         is_owner,
+        host_id,
         can_record,
         media: media.client_config(),
         user,

@@ -330,6 +330,14 @@ async fn handle(
                                  windows. Leave one of them to join here."
                             ),
                         ),
+                        JoinRefused::Locked => (
+                            ErrorCode::Locked,
+                            "This meeting is locked by the host.".to_owned(),
+                        ),
+                        JoinRefused::Removed => (
+                            ErrorCode::Removed,
+                            "You were removed from the meeting.".to_owned(),
+                        ),
                     };
                     writer.reply(ServerMessage::error(code, message)).await;
                     Step::Stop

@@ -1,6 +1,8 @@
-//! The meetings' signalling hub: one task per room, which relays offers, answers and ICE
-//! candidates between the browsers in a mesh meeting (media flows browser to browser; the
-//! server never sees it), or drives the built-in SFU's engine for the room (see `media`).
+//! Meeting rooms: one task per live meeting holding who is in it, who waits, the host's
+//! controls and the chat, in every media mode. On the built-in WebRTC mesh a room also relays
+//! offers, answers and ICE candidates between the browsers; media flows browser to browser and
+//! the server never sees it. On the built-in SFU a room owns its meeting's forwarding engine
+//! and drives it from the same task (see `media`).
 
 pub mod connection;
 pub mod media;
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, RoomSnapshot};
+pub use room::{JoinRefused, MAX_CONNECTIONS_PER_ACCOUNT, MAX_WAITING, RoomSnapshot};
 use room::{Participant, RoomCommand};
 
 use crate::db::Pool;
@@ -32,13 +34,38 @@ pub enum Outgoing {
     Final(Arc<str>),
 }
 
+/// A host's decision that a hosted media provider must enforce too (its calls do not go
+/// through our rooms): removing someone, letting them back, muting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    Remove {
+        meeting_id: String,
+        user_id: String,
+    },
+    AllowBack {
+        meeting_id: String,
+        user_id: String,
+    },
+    Mute {
+        meeting_id: String,
+        user_ids: Vec<String>,
+        /// Everyone but the host (so newcomers count too, where the provider can say so).
+        everyone: bool,
+    },
+}
+
 /// The registry of live rooms. Cheap to clone through `Arc`.
 #[derive(Debug)]
 pub struct Hub {
     pub(crate) pool: Pool,
     pub(crate) ice_servers: serde_json::Value,
     pub(crate) max_participants: usize,
-    /// The media server, when rooms forward media instead of relaying signalling.
+    /// Whether rooms relay the browsers' offers and answers (the mesh), or only carry the
+    /// room's own messages (media at a hosted provider).
+    pub(crate) relay_media: bool,
+    /// Where host decisions go for a hosted provider to enforce.
+    pub(crate) moderation: Option<mpsc::UnboundedSender<Moderation>>,
+    /// The media server, when rooms forward media themselves.
     pub(crate) sfu: Option<Arc<crate::video::sfu::Sfu>>,
     rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
     generation: AtomicU64,
@@ -81,32 +108,52 @@ impl RoomHandle {
 }
 
 impl Hub {
+    /// Rooms of the built-in mesh: they relay signalling between browsers.
     pub fn new(pool: Pool, ice_servers: serde_json::Value, max_participants: usize) -> Arc<Self> {
         Arc::new(Self {
             pool,
             ice_servers,
             max_participants,
+            relay_media: true,
+            moderation: None,
             sfu: None,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })
     }
 
-    /// A hub whose rooms forward media through the built-in SFU.
+    /// Rooms of the built-in SFU: each owns its meeting's forwarding engine; the browsers'
+    /// media offers go to it, not to each other.
     pub fn with_sfu(pool: Pool, sfu: Arc<crate::video::sfu::Sfu>) -> Arc<Self> {
         Arc::new(Self {
             pool,
             ice_servers: serde_json::Value::Array(Vec::new()),
             max_participants: sfu.max_participants,
+            relay_media: false,
+            moderation: None,
             sfu: Some(sfu),
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })
     }
 
-    /// The media server, when this hub's rooms use it.
-    pub fn sfu(&self) -> Option<&Arc<crate::video::sfu::Sfu>> {
-        self.sfu.as_ref()
+    /// Rooms for meetings whose media a hosted provider carries: the waiting room, the host's
+    /// controls and the chat, with host decisions sent to `moderation` for the provider.
+    pub fn for_provider(
+        pool: Pool,
+        max_participants: usize,
+        moderation: mpsc::UnboundedSender<Moderation>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            ice_servers: serde_json::Value::Array(Vec::new()),
+            max_participants,
+            relay_media: false,
+            moderation: Some(moderation),
+            sfu: None,
+            rooms: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        })
     }
 
     fn rooms(

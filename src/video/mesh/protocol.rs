@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::meetings::chat::ChatMessage;
+
 /// Reactions anyone may send; anything else is refused, so no one can push arbitrary text
 /// into everyone's screen.
 pub const REACTIONS: [&str; 6] = ["👍", "👏", "😂", "🎉", "❤️", "😮"];
@@ -52,6 +54,45 @@ pub enum ClientMessage {
     End,
     Ping,
     Leave,
+    // ---- The host's controls (refused with `forbidden` from anyone else) ----------------
+    /// Let a waiting person in.
+    Admit {
+        id: String,
+    },
+    /// Turn a waiting person away.
+    Deny {
+        id: String,
+    },
+    AdmitAll,
+    Lock {
+        locked: bool,
+    },
+    WaitingRoom {
+        enabled: bool,
+    },
+    /// Remove a participant (every connection of their account); they cannot come back
+    /// until the host lets them.
+    Remove {
+        id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    AllowBack {
+        user_id: String,
+    },
+    /// Ask a participant to mute their microphone (their page does it at once).
+    Mute {
+        id: String,
+    },
+    MuteAll,
+    LowerHands,
+    // ---- Chat ------------------------------------------------------------------------------
+    Chat {
+        text: String,
+    },
+    /// Delete a message for everyone (host only).
+    ChatDelete {
+        seq: i64,
+    },
 }
 
 /// One visible tile: whose, and its size in device pixels.
@@ -104,6 +145,49 @@ pub enum ServerMessage {
         recording_by: Option<String>,
         /// The host lets everyone record.
         recording_allowed: bool,
+        /// The meeting's chat so far.
+        chat: Vec<ChatMessage>,
+        /// The host's settings.
+        locked: bool,
+        waiting_room: bool,
+        /// For the host: who is waiting, and who was removed (empty for everyone else).
+        waiting: Vec<WaitingInfo>,
+        removed: Vec<RemovedInfo>,
+    },
+    /// I am in the waiting room: nothing about the room until the host lets me in (then
+    /// `welcome` comes).
+    Waiting,
+    /// To the host: someone is waiting to be let in.
+    Knock {
+        peer: WaitingInfo,
+    },
+    /// To the host: someone stopped waiting (let in, turned away, or gone).
+    KnockGone {
+        id: String,
+    },
+    /// The host turned me away; the server closes the socket.
+    Denied,
+    /// The host removed me; the server closes the socket.
+    Removed,
+    /// To the host: the people removed from this meeting, after a change.
+    RemovedList {
+        removed: Vec<RemovedInfo>,
+    },
+    /// The host changed the lock or the waiting room.
+    #[serde(rename_all = "camelCase")]
+    RoomState {
+        locked: bool,
+        waiting_room: bool,
+    },
+    /// The host asks me to mute my microphone.
+    Muted {
+        by: String,
+    },
+    Chat {
+        message: ChatMessage,
+    },
+    ChatDeleted {
+        seq: i64,
     },
     PeerJoined {
         peer: PeerInfo,
@@ -162,6 +246,24 @@ pub enum ServerMessage {
     },
 }
 
+/// Someone in the waiting room, as the host sees them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingInfo {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub image: Option<String>,
+}
+
+/// Someone the host removed (they may be let back).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedInfo {
+    pub user_id: String,
+    pub name: String,
+}
+
 /// Why a message was refused.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +278,12 @@ pub enum ErrorCode {
     TooLarge,
     RateLimited,
     Ended,
+    /// The host locked the meeting: nobody new gets in.
+    Locked,
+    /// The host removed this person from the meeting.
+    Removed,
+    /// The meeting's chat holds all the messages it may.
+    ChatFull,
 }
 
 impl ServerMessage {
@@ -272,10 +380,17 @@ mod tests {
             recording: false,
             recording_by: None,
             recording_allowed: false,
+            chat: vec![],
+            locked: false,
+            waiting_room: true,
+            waiting: vec![],
+            removed: vec![],
         }
         .to_text();
         assert!(
-            text.contains(r#""iceServers":[]"#) && text.contains(r#""maxParticipants":8"#),
+            text.contains(r#""iceServers":[]"#)
+                && text.contains(r#""maxParticipants":8"#)
+                && text.contains(r#""waitingRoom":true"#),
             "{text}"
         );
     }

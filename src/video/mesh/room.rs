@@ -1,5 +1,14 @@
 //! One task per meeting room owns its participants and takes commands over a channel.
 //! Connections hold a sender; nothing else touches the room's state.
+//!
+//! The room is where the host is in charge (`host.rs`: the waiting room, the lock, removing
+//! and muting) and where the chat goes (`chat.rs`), in every media mode; on the mesh it also
+//! relays the browsers' offers, answers and candidates. What it decides is stored by its
+//! writer (`writes.rs`), so it holds after a reconnect or a restart.
+
+mod chat;
+mod host;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::media::RoomMedia;
 use super::protocol::{ClientMessage, ErrorCode, PeerInfo, REACTIONS, ServerMessage};
 use super::{Hub, Outgoing};
-use crate::db::Pool;
-use crate::meetings::store;
+use crate::meetings::access::{self, Access};
+use chat::ChatState;
+use writes::Write;
 
 /// How often the room refreshes the attendance of the people in it, well within
 /// `meetings::PRESENCE_WINDOW_SECS`.
@@ -19,6 +29,8 @@ const PRESENCE_REFRESH: Duration = Duration::from_secs(20);
 /// Connections one account may have in one room (a second tab, a phone beside the laptop):
 /// more would let one person, or one script, fill the room.
 pub const MAX_CONNECTIONS_PER_ACCOUNT: usize = 2;
+/// People waiting to be let in at once; more are told the meeting is full.
+pub const MAX_WAITING: usize = 50;
 
 const NO_MEDIA_SERVER: &str = "This meeting does not use the media server.";
 
@@ -54,10 +66,15 @@ pub struct RoomSnapshot {
 /// Why a join was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinRefused {
-    /// No place left (the last one is kept for the host while they are not in).
+    /// No place left (the last one is kept for the host while they are not in), or too many
+    /// people waiting.
     Full,
     /// This account is already in the room [`MAX_CONNECTIONS_PER_ACCOUNT`] times.
     TooManyConnections,
+    /// The host locked the meeting.
+    Locked,
+    /// The host removed this person.
+    Removed,
 }
 
 /// A connected participant, as the room sees them. `out` is the only sender of the
@@ -67,26 +84,42 @@ pub struct Participant {
     pub out: mpsc::Sender<Outgoing>,
 }
 
-enum Attendance {
-    Join(String),
-    Seen(Vec<String>),
-    Leave(String),
-    /// The host ended the meeting: write it, then let the room tell everyone.
-    End {
-        owner: String,
-        done: oneshot::Sender<()>,
-    },
-}
-
 /// The room's state, owned by its task.
 struct Room {
     hub: Arc<Hub>,
+    meeting_id: String,
+    /// Who is in the meeting (let in), by peer ID.
     peers: HashMap<String, Participant>,
-    attendance: mpsc::UnboundedSender<Attendance>,
+    /// Who waits for the host, by peer ID, and in the order they knocked.
+    waiting: HashMap<String, Participant>,
+    waiting_order: Vec<String>,
+    /// The host's settings and decisions.
+    access: Access,
+    chat: ChatState,
+    writes: mpsc::UnboundedSender<Write>,
     state: Option<RoomSnapshot>,
     /// Peers whose queue was full: dropped once the current command is handled.
     lagging: Vec<String>,
     media: RoomMedia,
+}
+
+/// The host's settings, decisions and chat as stored; when they cannot be read the room
+/// starts with its waiting room on (nobody gets in unseen) and says so in the log.
+async fn load(hub: &Hub, meeting_id: &str) -> (Access, ChatState) {
+    let access = access::load(&hub.pool, meeting_id).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, meeting = %meeting_id, "could not read the meeting's access; waiting room on");
+        Access {
+            waiting_room: true,
+            ..Access::default()
+        }
+    });
+    let history = crate::meetings::chat::history(&hub.pool, meeting_id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, meeting = %meeting_id, "could not read the meeting's chat");
+            Vec::new()
+        });
+    (access, ChatState::new(history))
 }
 
 /// Runs a room until it is empty or ended.
@@ -96,10 +129,16 @@ pub async fn run(
     generation: u64,
     mut commands: mpsc::Receiver<RoomCommand>,
 ) {
+    let (access, chat) = load(&hub, &meeting_id).await;
     let mut room = Room {
-        attendance: spawn_attendance_writer(hub.pool.clone(), meeting_id.clone()),
+        writes: writes::spawn_writer(hub.pool.clone(), meeting_id.clone()),
         hub: hub.clone(),
+        meeting_id: meeting_id.clone(),
         peers: HashMap::new(),
+        waiting: HashMap::new(),
+        waiting_order: Vec::new(),
+        access,
+        chat,
         state: None,
         lagging: Vec::new(),
         media: RoomMedia::new(hub.sfu.as_ref()),
@@ -113,7 +152,7 @@ pub async fn run(
             command = commands.recv() => command,
             _ = refresh.tick() => {
                 let present = room.peers.values().map(|p| p.info.user_id.clone()).collect();
-                let _ = room.attendance.send(Attendance::Seen(present));
+                let _ = room.writes.send(Write::Seen(present));
                 continue;
             }
             wake = room.media.wake() => {
@@ -121,6 +160,7 @@ pub async fn run(
                 room.apply_media(effects);
                 room.drop_lagging();
                 if room.peers.is_empty()
+                    && room.waiting.is_empty()
                     && ever_joined
                     && hub.remove_if_idle(&meeting_id, generation, &commands)
                 {
@@ -154,6 +194,7 @@ pub async fn run(
         }
         room.drop_lagging();
         if room.peers.is_empty()
+            && room.waiting.is_empty()
             && ever_joined
             && hub.remove_if_idle(&meeting_id, generation, &commands)
         {
@@ -163,6 +204,7 @@ pub async fn run(
     // Anyone still connected (the room ended) was told by `end`; dropping their senders
     // closes their connections.
     room.peers.clear();
+    room.waiting.clear();
     hub.forget(&meeting_id, generation);
 }
 
@@ -177,11 +219,12 @@ impl Room {
     }
 
     fn send(&mut self, to: &str, message: &ServerMessage) {
-        if let Some(peer) = self.peers.get(to) {
+        if let Some(peer) = self.peers.get(to).or_else(|| self.waiting.get(to)) {
             Self::send_text(&mut self.lagging, to, peer, Arc::from(message.to_text()));
         }
     }
 
+    /// Sends to everyone in the meeting (never to those waiting).
     fn broadcast(&mut self, except: Option<&str>, message: &ServerMessage) {
         let text: Arc<str> = Arc::from(message.to_text());
         for (id, peer) in &self.peers {
@@ -199,19 +242,50 @@ impl Room {
         }
     }
 
+    /// Someone connected: refused, put in the waiting room, or let in.
     fn join(
         &mut self,
         participant: Participant,
         snapshot: RoomSnapshot,
     ) -> Result<(), JoinRefused> {
         let info = &participant.info;
+        if self.access.removed.contains_key(&info.user_id) && !info.owner {
+            return Err(JoinRefused::Removed);
+        }
         let same_account = self
             .peers
             .values()
+            .chain(self.waiting.values())
             .filter(|p| p.info.user_id == info.user_id)
             .count();
         if same_account >= MAX_CONNECTIONS_PER_ACCOUNT {
             return Err(JoinRefused::TooManyConnections);
+        }
+        // Someone the host let in before (back after a drop, or a second tab) is not new.
+        let known = info.owner || self.access.admitted.contains(&info.user_id);
+        if self.access.locked && !known {
+            return Err(JoinRefused::Locked);
+        }
+        self.state.get_or_insert(snapshot);
+        if self.access.waiting_room && !known {
+            if self.waiting.len() >= MAX_WAITING {
+                return Err(JoinRefused::Full);
+            }
+            let id = info.id.clone();
+            let knock = ServerMessage::Knock {
+                peer: super::protocol::WaitingInfo {
+                    id: id.clone(),
+                    user_id: info.user_id.clone(),
+                    name: info.name.clone(),
+                    image: info.image.clone(),
+                },
+            };
+            self.waiting.insert(id.clone(), participant);
+            self.waiting_order.push(id.clone());
+            self.send(&id, &ServerMessage::Waiting);
+            self.tell_hosts(&knock);
+            tracing::debug!(peer = %id, "waiting to be let in");
+            return Ok(());
         }
         // The last place is the host's until they are in.
         let host_in = self.peers.values().any(|p| p.info.owner);
@@ -223,29 +297,67 @@ impl Room {
         if self.peers.len() >= places {
             return Err(JoinRefused::Full);
         }
-        let state = self.state.get_or_insert(snapshot);
+        if !info.owner && !self.access.admitted.contains(&info.user_id) {
+            // In without a waiting room: they count as let in if it is turned on later.
+            self.access.admitted.insert(info.user_id.clone());
+            let _ = self.writes.send(Write::Decide(
+                info.user_id.clone(),
+                info.name.clone(),
+                crate::meetings::access::Decision::Admitted,
+            ));
+        }
+        self.enter(participant);
+        Ok(())
+    }
+
+    /// Puts someone in the meeting: their welcome (with the chat so far, and for the host the
+    /// waiting list), and the others see them join.
+    fn enter(&mut self, participant: Participant) {
+        let info = participant.info.clone();
+        let state = self.state.clone().unwrap_or_default();
+        let host = info.owner;
         let welcome = ServerMessage::Welcome {
             you: info.id.clone(),
             peers: self.peers.values().map(|p| p.info.clone()).collect(),
             ice_servers: self.hub.ice_servers.clone(),
-            owner: info.owner,
+            owner: host,
             max_participants: self.hub.max_participants,
             recording: state.recording.is_some(),
             recording_by: state.recording.clone().filter(|name| !name.is_empty()),
             recording_allowed: state.recording_allowed,
+            chat: self.chat.history.clone(),
+            locked: self.access.locked,
+            waiting_room: self.access.waiting_room,
+            waiting: if host {
+                self.waiting_list()
+            } else {
+                Vec::new()
+            },
+            removed: if host {
+                self.removed_list()
+            } else {
+                Vec::new()
+            },
         };
         let id = info.id.clone();
-        let joined = ServerMessage::PeerJoined { peer: info.clone() };
-        let _ = self.attendance.send(Attendance::Join(info.user_id.clone()));
-        self.broadcast(None, &joined);
-        self.media.joined(&participant.info);
+        let _ = self.writes.send(Write::Join(info.user_id.clone()));
+        // Only now, let in, may they send and receive media.
+        self.media.joined(&info);
+        self.broadcast(None, &ServerMessage::PeerJoined { peer: info });
         self.peers.insert(id.clone(), participant);
         self.send(&id, &welcome);
         tracing::debug!(peer = %id, "peer joined");
-        Ok(())
     }
 
     fn leave(&mut self, peer: &str) {
+        if self.waiting.remove(peer).is_some() {
+            self.waiting_order.retain(|w| w != peer);
+            self.lagging.retain(|l| l != peer);
+            self.tell_hosts(&ServerMessage::KnockGone {
+                id: peer.to_owned(),
+            });
+            return;
+        }
         let Some(gone) = self.peers.remove(peer) else {
             return;
         };
@@ -264,7 +376,7 @@ impl Room {
             .values()
             .any(|p| p.info.user_id == gone.info.user_id)
         {
-            let _ = self.attendance.send(Attendance::Leave(gone.info.user_id));
+            let _ = self.writes.send(Write::Leave(gone.info.user_id));
         }
     }
 
@@ -295,7 +407,7 @@ impl Room {
     fn end(&mut self) {
         // Those who cannot take the notice are closed all the same when the room drops them.
         let text: Arc<str> = Arc::from(ServerMessage::Ended.to_text());
-        for peer in self.peers.values() {
+        for peer in self.peers.values().chain(self.waiting.values()) {
             let _ = peer.out.try_send(Outgoing::Final(text.clone()));
         }
     }
@@ -306,7 +418,13 @@ impl Room {
 
     /// Sends a message from one peer to another, never to itself or outside the room.
     fn relay(&mut self, from: &str, to: &str, message: ServerMessage) {
-        if to != from && self.peers.contains_key(to) {
+        if !self.hub.relay_media {
+            self.error(
+                from,
+                ErrorCode::BadMessage,
+                "This meeting's media does not go through this server.",
+            );
+        } else if to != from && self.peers.contains_key(to) {
             self.send(to, &message);
         } else {
             self.error(
@@ -317,9 +435,18 @@ impl Room {
         }
     }
 
-    /// Handles one message; true when it ended the meeting.
+    /// Handles one message; true when it ended the meeting. Someone waiting may only leave.
     async fn handle(&mut self, from: &str, message: ClientMessage) -> bool {
         let Some(sender) = self.peers.get(from) else {
+            if self.waiting.contains_key(from)
+                && !matches!(message, ClientMessage::Ping | ClientMessage::Leave)
+            {
+                self.error(
+                    from,
+                    ErrorCode::Forbidden,
+                    "You are waiting for the host to let you in.",
+                );
+            }
             return false;
         };
         let (owner, user_id) = (sender.info.owner, sender.info.user_id.clone());
@@ -415,7 +542,7 @@ impl Room {
                     return false;
                 }
                 let (done, written) = oneshot::channel();
-                let _ = self.attendance.send(Attendance::End {
+                let _ = self.writes.send(Write::End {
                     owner: user_id,
                     done,
                 });
@@ -431,61 +558,39 @@ impl Room {
                 "You are already in this meeting.",
             ),
             ClientMessage::Ping | ClientMessage::Leave => {}
+            ClientMessage::Admit { id } => self.admit(from, &id),
+            ClientMessage::Deny { id } => self.deny(from, &id),
+            ClientMessage::AdmitAll => self.admit_all(from),
+            ClientMessage::Lock { locked } => self.set_locked(from, locked),
+            ClientMessage::WaitingRoom { enabled } => self.set_waiting_room(from, enabled),
+            ClientMessage::Remove { id } => self.remove(from, &id),
+            ClientMessage::AllowBack { user_id } => self.allow_back(from, &user_id),
+            ClientMessage::Mute { id } => self.mute(from, Some(&id)),
+            ClientMessage::MuteAll => self.mute(from, None),
+            ClientMessage::LowerHands => self.lower_hands(from),
+            ClientMessage::Chat { text } => self.chat(from, &text),
+            ClientMessage::ChatDelete { seq } => self.chat_delete(from, seq),
         }
         false
     }
-}
-
-/// Writes attendance in order, off the room's loop, so a slow disk never delays relaying.
-fn spawn_attendance_writer(pool: Pool, meeting_id: String) -> mpsc::UnboundedSender<Attendance> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Attendance>();
-    tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            let now = crate::time::now();
-            let result = match event {
-                Attendance::Join(user) => store::record_join(&pool, &meeting_id, &user, now).await,
-                Attendance::Leave(user) => {
-                    store::record_leave(&pool, &meeting_id, &user, now).await
-                }
-                Attendance::Seen(users) => {
-                    let mut result = Ok(());
-                    for user in users {
-                        result =
-                            result.and(store::record_seen(&pool, &meeting_id, &user, now).await);
-                    }
-                    result
-                }
-                Attendance::End { owner, done } => {
-                    let result = store::end(&pool, &meeting_id, &owner, now).await;
-                    let _ = done.send(());
-                    match result {
-                        Ok(_) => Ok(()),
-                        Err(e) => {
-                            tracing::error!(error = %e, meeting = %meeting_id, "failed to end meeting");
-                            Ok(())
-                        }
-                    }
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!(error = %e, meeting = %meeting_id, "failed to record attendance");
-            }
-        }
-    });
-    tx
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn room() -> (Room, mpsc::UnboundedReceiver<Attendance>) {
+    async fn room() -> (Room, mpsc::UnboundedReceiver<Write>) {
         let pool = crate::db::connect("sqlite::memory:").await.unwrap();
-        let (attendance, written) = mpsc::unbounded_channel();
+        let (writes, written) = mpsc::unbounded_channel();
         let room = Room {
             hub: Hub::new(pool, serde_json::json!([]), 8),
+            meeting_id: "m".into(),
             peers: HashMap::new(),
-            attendance,
+            waiting: HashMap::new(),
+            waiting_order: Vec::new(),
+            access: Access::default(),
+            chat: ChatState::default(),
+            writes,
             state: None,
             lagging: Vec::new(),
             media: RoomMedia::Relay,

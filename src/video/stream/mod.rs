@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod deliveries;
+pub mod moderation;
 pub mod token;
 pub mod webhook;
 
@@ -22,6 +23,10 @@ use crate::rate_limit::RateLimiter;
 use client::{CallCustom, CallRecording, CallRequest, GetOrCreateCallRequest, StreamClient};
 pub use client::{RetryPolicy, StreamError};
 pub use token::UserToken;
+
+/// People one meeting's room holds in Stream mode (Stream carries the media and has its own
+/// limits; the room carries the waiting room, the host's controls and the chat).
+pub const ROOM_MAX_PARTICIPANTS: usize = 1000;
 
 /// A failed profile upsert is tried again after this long, not on every token request.
 const UPSERT_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -139,6 +144,15 @@ impl StreamMedia {
     /// A user token for this person, issued now.
     pub fn user_token(&self, user_id: &str, now: i64) -> UserToken {
         self.signer.user_token(user_id, now)
+    }
+
+    /// A token for this person that admits them to the meeting's call only.
+    pub fn call_token(&self, user_id: &str, meeting_id: &str, now: i64) -> UserToken {
+        self.signer.call_token(
+            user_id,
+            &[format!("{}:{meeting_id}", client::CALL_TYPE)],
+            now,
+        )
     }
 
     /// Makes sure Stream has this person's current name and picture: upserts them the first

@@ -86,6 +86,29 @@ impl Signer {
         }
     }
 
+    /// A call token: a user token limited to the calls named in `call_cids` (Stream's
+    /// `generateCallToken` writes the same claims), valid for an hour from `now`.
+    pub fn call_token(&self, user_id: &str, call_cids: &[String], now: i64) -> UserToken {
+        #[derive(Serialize)]
+        struct CallClaims<'a> {
+            user_id: &'a str,
+            call_cids: &'a [String],
+            iat: i64,
+            exp: i64,
+        }
+        let exp = now + USER_TOKEN_LIFETIME_SECS;
+        let token = self.sign(&CallClaims {
+            user_id,
+            call_cids,
+            iat: now - ISSUED_AT_BACKDATE_SECS,
+            exp,
+        });
+        UserToken {
+            token,
+            expires_at: exp,
+        }
+    }
+
     /// The server token (`{"server":true}`, no expiry) that authorises our REST calls.
     pub fn server_token(&self) -> String {
         #[derive(Serialize)]

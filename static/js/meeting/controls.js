@@ -1,5 +1,7 @@
-// The controls bar: buttons, the reactions menu, the side panels, the layout picker and the
-// keyboard shortcuts. It only reports intents; room.js decides what they do.
+// The controls bar: buttons, the reactions menu, the side panels and the layout picker (its
+// keyboard shortcuts are in shortcuts.js). It only reports intents; room.js decides what they do.
+
+import { bindShortcuts } from "./shortcuts.js";
 
 const $ = (id) => document.getElementById(id);
 const LAYOUTS = ["grid", "speaker-left", "speaker-right"];
@@ -134,15 +136,7 @@ export function bindControls(h) {
     });
   }
 
-  // ---- Shortcuts: Alt+A microphone, Alt+V camera (by key position, so any keyboard layout)
-  document.addEventListener("keydown", (e) => {
-    if (!e.altKey || e.ctrlKey || e.metaKey || e.repeat || !h.active()) return;
-    if (e.target.closest?.("input, textarea, select, [contenteditable='true']")) return;
-    const button = e.code === "KeyA" ? $("toggle-mic") : e.code === "KeyV" ? $("toggle-camera") : null;
-    if (!button) return;
-    e.preventDefault();
-    if (!button.disabled) button.click();
-  });
+  bindShortcuts({ active: h.active });
 
   return {
     update(s) {
@@ -155,10 +149,10 @@ export function bindControls(h) {
       setToggle(
         $("toggle-screen"),
         s.sharing,
-        s.canShare ? (s.sharing ? "Stop sharing your screen" : "Share your screen") : "Screen sharing is not available in this browser",
+        s.canShare ? (s.sharing ? "Stop sharing your screen (Alt+S)" : "Share your screen (Alt+S)") : "Screen sharing is not available in this browser",
         !s.canShare,
       );
-      setToggle($("raise-hand"), s.hand, s.hand ? "Lower your hand" : "Raise your hand");
+      setToggle($("raise-hand"), s.hand, s.hand ? "Lower your hand (Alt+Y)" : "Raise your hand (Alt+Y)");
     },
     /**
      * The record button and the host's option. `state`: my recorder's ("idle" | "starting" |

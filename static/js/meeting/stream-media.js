@@ -4,21 +4,33 @@
 // (call.bindAudioElement), which play on the chosen speaker.
 
 const AUDIO_BOX = "stream-audio";
+/** @type {readonly import("@stream-io/video-client").AudioTrackType[]} */
+const AUDIO_TYPES = ["audioTrack", "screenShareAudioTrack"];
+
+/** @typedef {import("@stream-io/video-client").Call} Call */
+/** @typedef {import("@stream-io/video-client").VideoTrackType} VideoTrackType */
 
 export class StreamBindings {
   /**
    * `call()` → the joined call, or null; `sharesScreen(id)` → whether that participant's tile
    * shows their screen rather than their camera.
+   * @param {{ call: () => Call | null, sharesScreen: (id: string) => boolean }} options
    */
   constructor({ call, sharesScreen }) {
     this.call = call;
     this.sharesScreen = sharesScreen;
-    this.videos = new Map(); // sessionId → {element, type, unbind}
-    this.audios = new Map(); // sessionId → {elements, unbinds}
+    /** @type {Map<string, { element: HTMLVideoElement, type: VideoTrackType | null, unbind: (() => void) | null }>} */
+    this.videos = new Map(); // by session ID
+    /** @type {Map<string, { elements: HTMLAudioElement[], unbinds: (() => void)[] }>} */
+    this.audios = new Map(); // by session ID
     this.sinkId = "";
   }
 
-  /** Lets Stream drive a remote tile's video. */
+  /**
+   * Lets Stream drive a remote tile's video.
+   * @param {string} id the participant's session ID
+   * @param {HTMLVideoElement | null | undefined} element
+   */
   bindVideo(id, element) {
     if (!this.call() || !element) return;
     this.videos.get(id)?.unbind?.();
@@ -26,11 +38,15 @@ export class StreamBindings {
     this.rebindVideo(id);
   }
 
-  /** Binds the tile again when the participant starts or stops sharing their screen. */
+  /**
+   * Binds the tile again when the participant starts or stops sharing their screen.
+   * @param {string} id
+   */
   rebindVideo(id) {
     const entry = this.videos.get(id);
     const call = this.call();
     if (!entry || !call) return;
+    /** @type {VideoTrackType} */
     const type = this.sharesScreen(id) ? "screenShareTrack" : "videoTrack";
     if (entry.type === type && entry.unbind) return;
     entry.unbind?.();
@@ -38,6 +54,7 @@ export class StreamBindings {
     entry.unbind = call.bindVideoElement(entry.element, id, type) ?? null;
   }
 
+  /** @param {string} id */
   bindAudio(id) {
     const call = this.call();
     if (!call || this.audios.has(id)) return;
@@ -48,8 +65,9 @@ export class StreamBindings {
       box.hidden = true;
       document.body.append(box);
     }
+    /** @type {{ elements: HTMLAudioElement[], unbinds: (() => void)[] }} */
     const entry = { elements: [], unbinds: [] };
-    for (const type of ["audioTrack", "screenShareAudioTrack"]) {
+    for (const type of AUDIO_TYPES) {
       const audio = document.createElement("audio");
       audio.autoplay = true;
       if (this.sinkId) audio.setSinkId?.(this.sinkId).catch(() => {});
@@ -61,6 +79,7 @@ export class StreamBindings {
     this.audios.set(id, entry);
   }
 
+  /** @param {string} id */
   unbind(id) {
     this.videos.get(id)?.unbind?.();
     this.videos.delete(id);
@@ -73,7 +92,10 @@ export class StreamBindings {
     this.audios.delete(id);
   }
 
-  /** Remote audio plays on this speaker ("" for the system default). */
+  /**
+   * Remote audio plays on this speaker ("" for the system default).
+   * @param {string | null | undefined} sinkId
+   */
   setSinkId(sinkId) {
     this.sinkId = sinkId || "";
     for (const { elements } of this.audios.values()) {

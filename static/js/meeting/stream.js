@@ -22,12 +22,32 @@
 // and two more events: audio {id, stream}, a remote participant's audio for the speaker meter;
 // capabilities {}, my capabilities in the call changed.
 //
-// Beside it: stream-media.js binds remote video and audio elements, stream-stats.js turns
-// the SDK's stats reports into the stats panel's rows, stream-failures.js words failures.
+// Beside it: stream-people.js describes remote participants, stream-media.js binds their
+// video and audio elements, stream-stats.js turns the SDK's stats reports into the stats
+// panel's rows, stream-failures.js words failures.
 
 import { StreamBindings } from "./stream-media.js";
+import { changed, participantOf } from "./stream-people.js";
 import { statsRows } from "./stream-stats.js";
-import { describeFailure, joinError, withTimeout } from "./stream-failures.js";
+import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
+
+/**
+ * What the vendored bundle exports (the entry in scripts/vendor-stream.sh), typed by the
+ * definitions of the client version it is built from (scripts/typecheck-stream.sh).
+ * @typedef {typeof import("/static/vendor/stream/stream-video-client.js")} StreamSdk
+ */
+/** @typedef {import("@stream-io/video-client").Call} Call */
+/** @typedef {import("@stream-io/video-client").StreamVideoClient} StreamVideoClient */
+/** @typedef {import("@stream-io/video-client").StreamVideoParticipant} StreamVideoParticipant */
+/** @typedef {import("@stream-io/video-client").CallStatsReport} CallStatsReport */
+/** @typedef {import("./stream-failures.js").JoinError} JoinError */
+/** @typedef {import("./stream-stats.js").StatsRow} StatsRow */
+/** @typedef {import("./stream-people.js").Participant} Participant */
+/** @typedef {{ id: string, name: string, image?: string | null }} Self */
+/** @typedef {"audio" | "video" | "screen"} Kind */
+
+/** @type {readonly Kind[]} */
+const KINDS = ["audio", "video", "screen"];
 
 const root = document.getElementById("meeting-room");
 const CALL_TYPE = "default";
@@ -42,11 +62,13 @@ const ANNOUNCED = new Set(["recording", "recording-permission"]);
 // server counts someone present for a minute after the last word).
 const PRESENCE_MS = 25000;
 
+/** @type {Promise<StreamSdk> | null} */
 let sdkPromise = null;
+/** @returns {Promise<StreamSdk>} */
 function loadSdk() {
   // The hashed URL from the page is cached for good; the plain path is the fallback.
   const url = root?.dataset.streamBundle || "/static/vendor/stream/stream-video-client.js";
-  sdkPromise ??= import(url).catch((e) => {
+  sdkPromise ??= /** @type {Promise<StreamSdk>} */ (import(url)).catch((e) => {
     sdkPromise = null;
     throw e;
   });
@@ -55,37 +77,64 @@ function loadSdk() {
 
 // A screen track is told apart from a camera by what the browser says about its source
 // (room.js also marks it with contentHint "detail").
+/** @param {MediaStreamTrack | null} track */
 function isScreen(track) {
   return !!track && (track.contentHint === "detail" || !!track.getSettings?.().displaySurface);
 }
 
 export class StreamAdapter extends EventTarget {
+  /** @param {{ meetingId: string, self: Self }} options */
   constructor({ meetingId, self }) {
     super();
     this.meetingId = meetingId;
     this.self = self;
+    // The host is whoever our server says (the meeting's owner), not the call's creator.
+    this.hostId = root?.dataset.hostId || null;
     this.apiKey = root?.dataset.streamApiKey ?? "";
     this.baseUrl = root?.dataset.streamUrl || undefined;
+    /** @type {StreamVideoClient | null} */
     this.client = null;
+    /** @type {Call | null} */
     this.call = null;
+    /** @type {StreamSdk | null} */
     this.sdk = null;
-    this.phase = "idle"; // idle | joining | joined | reconnecting | closed
+    /** @type {"idle" | "joining" | "joined" | "reconnecting" | "closed"} */
+    this.phase = "idle";
+    /** @type {{ audio: MediaStreamTrack | null, video: MediaStreamTrack | null }} */
     this.tracks = { audio: null, video: null };
     this.state = { audio: false, video: false, screen: false, hand: false };
+    /** @type {Record<Kind, MediaStreamTrack | null>} */
     this.published = { audio: null, video: null, screen: null }; // track published per type
+    /** @type {Promise<void>} */
     this.publishing = Promise.resolve();
-    this.remote = new Map(); // sessionId → participant info
-    this.hands = new Map(); // userId → raised
+    /** @type {Map<string, Participant>} */
+    this.remote = new Map(); // by session ID
+    /** @type {Map<string, boolean>} */
+    this.hands = new Map(); // user ID → raised
+    /** @type {Map<string, Record<string, unknown>>} */
     this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
     this.cloudRecording = false; // Stream's call state: is the call being recorded
     this.recordingName = ""; // who started it, as their page announced
     this.media = new StreamBindings({ call: () => this.call, sharesScreen: (id) => !!this.remote.get(id)?.screen });
-    this.audioStreams = new Map(); // sessionId → the MediaStream last announced
+    /** @type {Map<string, MediaStream | null>} */
+    this.audioStreams = new Map(); // session ID → the MediaStream last announced
+    /** @type {{ unsubscribe(): void }[]} */
     this.subscriptions = [];
+    /** @type {(() => void)[]} */
     this.offs = [];
+    /** @type {StatsRow[]} */
     this.statRows = [];
+    /** @type {CallStatsReport | null} */
     this.lastReport = null;
+    /** @type {JoinError | null} */
     this.tokenError = null;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.presenceTimer = undefined;
+  }
+
+  /** Left, or given up: leave() and failures may close the adapter during any await. */
+  get closed() {
+    return this.phase === "closed";
   }
 
   get selfId() {
@@ -111,7 +160,9 @@ export class StreamAdapter extends EventTarget {
   async fetchToken() {
     let res;
     try {
-      res = await fetch("/api/token", { cache: "no-store", headers: { Accept: "application/json" } });
+      // A token for this meeting's call only, given to those the meeting's room let in.
+      const url = `/api/token?meeting=${encodeURIComponent(this.meetingId)}`;
+      res = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
     } catch {
       throw (this.tokenError = joinError("unreachable", "Cannot reach Yoom. Check your connection, then retry."));
     }
@@ -129,6 +180,10 @@ export class StreamAdapter extends EventTarget {
     return body.token;
   }
 
+  /**
+   * @param {{ stream?: MediaStream | null, audio?: boolean, video?: boolean }} [options]
+   * @returns {Promise<{ you: string | null, owner: boolean, maxParticipants: number }>}
+   */
   async join({ stream = null, audio = false, video = false } = {}) {
     this.tracks.audio = stream?.getAudioTracks()[0] ?? null;
     this.tracks.video = stream?.getVideoTracks()[0] ?? null;
@@ -151,16 +206,17 @@ export class StreamAdapter extends EventTarget {
           devicePersistence: { enabled: false },
         },
       });
+      /** @type {{ id: string, name: string, image?: string }} */
       const user = { id: this.self.id, name: this.self.name };
       if (this.self.image) user.image = this.self.image;
       await withTimeout(this.client.connectUser(user, () => this.fetchToken()), CONNECT_TIMEOUT_MS);
-      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      if (this.closed) throw joinError("closed", "Left before joining.");
       this.call = this.client.call(CALL_TYPE, this.meetingId);
       // room.js publishes its own tracks: Stream must not open the devices on its own.
       await Promise.all([this.call.camera.disable(), this.call.microphone.disable()]).catch(() => {});
       this.listen();
       await withTimeout(this.call.join({ create: true }), JOIN_TIMEOUT_MS);
-      if (this.phase === "closed") throw joinError("closed", "Left before joining.");
+      if (this.closed) throw joinError("closed", "Left before joining.");
       this.phase = "joined";
       this.sync();
       this.syncParticipants(this.call.state.participants);
@@ -168,10 +224,10 @@ export class StreamAdapter extends EventTarget {
       this.presenceTimer = setInterval(() => this.presence(), PRESENCE_MS);
       return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
     } catch (error) {
-      if (!error?.ours) console.warn("stream: join failed", error);
+      if (!isJoinError(error)) console.warn("stream: join failed", error);
       this.close();
       if (this.tokenError) throw this.tokenError;
-      if (error?.ours && error.code !== "closed") throw error;
+      if (isJoinError(error) && error.code !== "closed") throw error;
       throw describeFailure(error);
     }
   }
@@ -183,22 +239,27 @@ export class StreamAdapter extends EventTarget {
         method: "POST",
         headers: { Accept: "application/json" },
       });
-      if (res.status === 410 && this.phase !== "closed") {
-        this.close();
-        this.emit("ended", {});
-      }
+      if (res.status === 410 && this.phase !== "closed") this.end();
     } catch {
       // Offline for a moment: the next beat will tell.
     }
   }
 
+  /** @returns {string | null} */
   ownerId() {
-    return this.call?.state.createdBy?.id ?? null;
+    return this.hostId;
   }
 
   listen() {
     const call = this.call;
-    const { CallingState } = this.sdk;
+    const sdk = this.sdk;
+    if (!call || !sdk) return;
+    const { CallingState } = sdk;
+    /**
+     * @template T
+     * @param {{ subscribe(next: (value: T) => void): { unsubscribe(): void } }} observable
+     * @param {(value: T) => void} fn
+     */
     const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
     sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
     sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
@@ -209,6 +270,10 @@ export class StreamAdapter extends EventTarget {
       this.emit("recording", { active: this.cloudRecording, name: this.recordingName });
     });
     sub(call.state.ownCapabilities$, () => this.phase !== "closed" && this.emit("capabilities", {}));
+    // The SDK also leaves the call by itself (LEFT, never through RECONNECTING_FAILED): when
+    // the call ends, when I am removed or blocked, and when reconnecting gives up. What it
+    // heard before says which. (Leaving on purpose unsubscribes before the SDK gets there.)
+    let removed = false;
     let wasJoined = false;
     sub(call.state.callingState$, (state) => {
       if (this.phase === "closed") return;
@@ -228,14 +293,37 @@ export class StreamAdapter extends EventTarget {
           this.emit("connection", { state: "reconnecting" });
         }
       } else if (state === CallingState.RECONNECTING_FAILED) {
-        this.fail("connection_lost", "Lost the connection to the video service.");
+        this.fail("connection_lost", CONNECTION_LOST);
+      } else if (state === CallingState.LEFT && (this.phase === "joined" || this.phase === "reconnecting")) {
+        // Kicked through the SFU, the SDK marks the call ended too: being removed comes first.
+        if (removed || call.state.blockedUserIds?.includes(this.self.id)) {
+          this.fail("forbidden", REMOVED);
+        } else if (call.state.endedAt) {
+          this.end();
+        } else {
+          this.fail("connection_lost", CONNECTION_LOST);
+        }
       }
     });
-    const on = (type, fn) => this.offs.push(call.on(type, fn));
+    /** @type {Call["on"]} */
+    const on = (type, fn) => {
+      const off = call.on(type, fn);
+      this.offs.push(off);
+      return off;
+    };
     on("call.ended", () => {
-      if (this.phase === "closed") return;
-      this.close();
-      this.emit("ended", {});
+      if (this.phase !== "closed") this.end();
+    });
+    // The SFU's word that the call is over for me (the SDK then leaves), and the
+    // coordinator's that I was removed or blocked.
+    on("callEnded", (e) => {
+      if (e.reason === sdk.SfuModels.CallEndedReason.KICKED) removed = true;
+    });
+    on("call.kicked_user", (e) => {
+      if (e.user?.id === this.self.id) removed = true;
+    });
+    on("call.blocked_user", (e) => {
+      if (e.user?.id === this.self.id) removed = true;
     });
     on("call.reaction_new", (e) => {
       const emoji = e.reaction?.custom?.emoji ?? e.reaction?.emoji_code;
@@ -260,7 +348,10 @@ export class StreamAdapter extends EventTarget {
     });
   }
 
-  /** The remote session of a user (the first, if they joined twice). */
+  /**
+   * The remote session of a user (the first, if they joined twice).
+   * @param {string | undefined} userId
+   */
   sessionOf(userId) {
     if (!userId) return null;
     for (const [id, info] of this.remote) if (info.userId === userId) return id;
@@ -269,27 +360,15 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Participants -----------------------------------------------------------------------
 
-  describe(p) {
-    const { hasAudio, hasVideo, hasScreenShare } = this.sdk;
-    return {
-      id: p.sessionId,
-      userId: p.userId,
-      name: p.name || p.userId || "Participant",
-      image: p.image || null,
-      audio: hasAudio(p),
-      video: hasVideo(p),
-      screen: hasScreenShare(p),
-      hand: !!this.hands.get(p.userId),
-      owner: !!p.userId && p.userId === this.ownerId(),
-    };
-  }
-
+  /** @param {StreamVideoParticipant[]} list */
   syncParticipants(list) {
+    const sdk = this.sdk;
+    if (!sdk) return;
     const seen = new Set();
     for (const p of list) {
       if (p.isLocalParticipant) continue;
       seen.add(p.sessionId);
-      const info = this.describe(p);
+      const info = participantOf(p, sdk, { hand: !!this.hands.get(p.userId), hostId: this.ownerId() });
       const before = this.remote.get(info.id);
       this.remote.set(info.id, info);
       if (!before) {
@@ -299,7 +378,7 @@ export class StreamAdapter extends EventTarget {
         // news to them.
         if (this.state.hand) this.sendHand(true);
         for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
-      } else if (["name", "image", "audio", "video", "screen", "hand", "owner"].some((k) => before[k] !== info[k])) {
+      } else if (changed(before, info)) {
         if (before.screen !== info.screen) this.media.rebindVideo(info.id);
         this.emit("participant-updated", { participant: { ...info } });
       }
@@ -318,11 +397,16 @@ export class StreamAdapter extends EventTarget {
     }
   }
 
-  /** Lets Stream drive a remote tile's video (it subscribes only to what is shown). */
+  /**
+   * Lets Stream drive a remote tile's video (it subscribes only to what is shown).
+   * @param {string} id
+   * @param {HTMLVideoElement | null | undefined} element
+   */
   bindVideo(id, element) {
     this.media.bindVideo(id, element);
   }
 
+  /** @param {string | null | undefined} sinkId */
   setAudioOutput(sinkId) {
     this.media.setSinkId(sinkId);
   }
@@ -336,37 +420,42 @@ export class StreamAdapter extends EventTarget {
   }
 
   async reconcile() {
-    if (this.phase !== "joined" || !this.call) return;
+    if (this.phase !== "joined" || !this.call || !this.sdk) return;
     const { TrackType } = this.sdk.SfuModels;
     const video = this.tracks.video;
+    /** @type {Record<Kind, MediaStreamTrack | null>} */
     const want = {
       audio: this.state.audio && this.tracks.audio?.readyState === "live" ? this.tracks.audio : null,
       video: !isScreen(video) && this.state.video && video?.readyState === "live" ? video : null,
-      screen: isScreen(video) && video.readyState === "live" ? video : null,
+      screen: video && isScreen(video) && video.readyState === "live" ? video : null,
     };
     const types = { audio: TrackType.AUDIO, video: TrackType.VIDEO, screen: TrackType.SCREEN_SHARE };
-    for (const kind of ["audio", "video", "screen"]) {
-      if (want[kind] === this.published[kind]) continue;
-      if (want[kind]) {
+    for (const kind of KINDS) {
+      const track = want[kind];
+      if (track === this.published[kind]) continue;
+      if (track) {
         // Stream publishes a clone: our own track stays ours to stop.
-        await this.call.publish(new MediaStream([want[kind]]), types[kind]);
+        await this.call.publish(new MediaStream([track]), types[kind]);
       } else {
         await this.call.stopPublish(types[kind]);
       }
-      this.published[kind] = want[kind];
+      this.published[kind] = track;
     }
   }
 
+  /** @param {{ audio: boolean, video: boolean, screen?: boolean }} state */
   setMediaState({ audio, video, screen = false }) {
     Object.assign(this.state, { audio: !!audio, video: !!video, screen: !!screen });
     this.sync();
   }
 
+  /** @param {MediaStreamTrack | null | undefined} track */
   replaceVideoTrack(track) {
     this.tracks.video = track ?? null;
     return this.sync();
   }
 
+  /** @param {MediaStreamTrack | null | undefined} track */
   replaceAudioTrack(track) {
     this.tracks.audio = track ?? null;
     // A fresh microphone track comes with the microphone turned on.
@@ -376,10 +465,15 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Reactions and hands ----------------------------------------------------------------
 
+  /** @param {string} emoji */
   sendReaction(emoji) {
     this.call?.sendReaction({ type: "reaction", emoji_code: emoji, custom: { emoji } }).catch((e) => console.warn("stream: reaction", e));
   }
 
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} detail
+   */
   announce(type, detail) {
     if (!ANNOUNCED.has(type)) return;
     // "Not recording" and "only the host records" are where a newcomer starts anyway.
@@ -391,14 +485,20 @@ export class StreamAdapter extends EventTarget {
     this.sendAnnouncement(type, detail);
   }
 
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} detail
+   */
   sendAnnouncement(type, detail) {
     this.call?.sendCustomEvent({ type: `yoom.${type}`, ...detail }).catch((e) => console.warn("stream: announce", e));
   }
 
+  /** @param {boolean} raised */
   sendHand(raised) {
     this.call?.sendCustomEvent({ type: HAND_EVENT, raised }).catch((e) => console.warn("stream: hand", e));
   }
 
+  /** @param {boolean} raised */
   setHandRaised(raised) {
     this.state.hand = !!raised;
     this.sendHand(this.state.hand);
@@ -406,6 +506,7 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Stats ------------------------------------------------------------------------------
 
+  /** @param {CallStatsReport} report */
   readStats(report) {
     this.statRows = statsRows(report, this.lastReport);
     this.lastReport = report;
@@ -418,13 +519,27 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Leaving ----------------------------------------------------------------------------
 
+  /**
+   * @param {string} type
+   * @param {unknown} detail
+   */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
   fail(code, message) {
     this.close();
     this.emit("error", { code, message });
+  }
+
+  /** The meeting is over: room.js says the host ended it. */
+  end() {
+    this.close();
+    this.emit("ended", {});
   }
 
   leave() {

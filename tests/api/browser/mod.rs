@@ -2,6 +2,7 @@
 
 pub mod webdriver;
 
+mod accessibility;
 mod accounts;
 pub mod call;
 mod clerk;

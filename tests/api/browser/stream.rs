@@ -106,7 +106,7 @@ async fn the_stream_page_loads_the_bundle_from_our_origin_and_offers_a_retry_whe
     );
     let tokens = names
         .iter()
-        .filter(|n| n.as_str() == app.url("/api/token"))
+        .filter(|n| n.starts_with(&app.url("/api/token?meeting=")))
         .count();
     assert_eq!(tokens, 1, "{names:?}");
     assert!(
@@ -245,7 +245,7 @@ async fn a_call_stream_refuses_to_join_says_so_after_asking_for_the_right_call_w
     assert_eq!(join.json()["create"], true);
     let tokens = browser
         .execute(
-            "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/token')).length",
+            "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/token?meeting=')).length",
             vec![],
         )
         .await;
@@ -345,4 +345,317 @@ async fn the_record_control_starts_and_stops_streams_recording_through_the_serve
     assert_eq!(mock.requests_to("/recordings/composite/start").len(), 2);
     host.quit().await;
     guest.quit().await;
+}
+
+// ---- stream.js against a stand-in for the SDK's call ------------------------------------------
+//
+// A whole Stream call needs Stream's SFU, which the closed network here does not have. These
+// tests put an adapter from stream.js "in a call" whose state and events the test drives,
+// with the enums of the real vendored bundle, on a Stream meeting page of our server.
+
+/// Prepended to the scripts below: `stubCall(createdBy)`, a stand-in for the SDK's `Call`
+/// (observables with a current value, events by name, the methods stream.js calls), and
+/// `joined(self, call)`, an adapter in that call as after `join()`, with a log of the
+/// "ended", "error" and "connection" events it sent room.js.
+const STUB_CALL: &str = r#"
+    const subject = (value) => {
+      const subs = new Set();
+      return {
+        get value() { return value; },
+        subscribe(fn) {
+          const s = { fn };
+          subs.add(s);
+          fn(value);
+          return { unsubscribe: () => subs.delete(s) };
+        },
+        next(v) {
+          value = v;
+          for (const s of [...subs]) s.fn(v);
+        },
+      };
+    };
+    const stubCall = (createdBy) => {
+      const handlers = new Map();
+      const callingState$ = subject("joined");
+      const participants$ = subject([]);
+      const state = {
+        callingState$, participants$,
+        callStatsReport$: subject(undefined), recording$: subject(false), ownCapabilities$: subject([]),
+        get callingState() { return callingState$.value; },
+        get participants() { return participants$.value; },
+        endedAt: undefined, blockedUserIds: [], createdBy: { id: createdBy }, ownCapabilities: [],
+        localParticipant: { sessionId: "my-session" },
+      };
+      return {
+        state,
+        leaves: 0,
+        on(type, fn) {
+          if (!handlers.has(type)) handlers.set(type, new Set());
+          handlers.get(type).add(fn);
+          return () => handlers.get(type).delete(fn);
+        },
+        fire(type, e) {
+          for (const fn of [...(handlers.get(type) ?? [])]) fn(e);
+        },
+        async leave() {
+          this.leaves++;
+          if (callingState$.value === "left") throw new Error("Cannot leave call that has already been left.");
+        },
+        bindAudioElement: () => () => {},
+        bindVideoElement: () => () => {},
+        sendCustomEvent: async () => {},
+        sendReaction: async () => {},
+        publish: async () => {},
+        stopPublish: async () => {},
+      };
+    };
+    const joined = async (self, call) => {
+      const root = document.getElementById("meeting-room");
+      const sdk = await import(root.dataset.streamBundle);
+      const { StreamAdapter } = await import("/static/js/meeting/stream.js");
+      const a = new StreamAdapter({ meetingId: root.dataset.meetingId, self });
+      const log = [];
+      for (const type of ["ended", "error", "connection"]) {
+        a.addEventListener(type, (e) => log.push({ type, ...e.detail }));
+      }
+      a.sdk = sdk;
+      a.call = call;
+      a.client = { disconnectUser: async () => {} };
+      a.phase = "joined";
+      a.listen();
+      return { a, sdk, log };
+    };
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+"#;
+
+/// Signs up, starts an instant meeting from Home and waits on its setup screen (Stream mode,
+/// with the mock).
+async fn on_a_stream_meeting_page(browser: &Browser, app: &crate::helpers::TestApp) {
+    sign_up(browser, app, "stub_stella", "Stella Stub").await;
+    browser.goto(&app.url("/")).await;
+    browser.click_css("#card-new").await;
+    browser.wait("dialog#modal[open]").await;
+    browser.click_css("dialog#modal button[type=submit]").await;
+    browser.wait_for_path(|p| p.starts_with("/meeting/")).await;
+    browser.wait("#setup #join-button").await;
+}
+
+async fn run_against_a_stub_call(body: &str) -> Value {
+    let mock = MockStream::start().await;
+    let vars = mock.vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let browser = Browser::start(BrowserOptions::default()).await;
+    on_a_stream_meeting_page(&browser, &app).await;
+    let script = format!(
+        "const done = arguments[arguments.length - 1];\n{STUB_CALL}\n(async () => {{\n{body}\n}})()\
+         .catch((e) => done({{ error: String((e && e.stack) || e) }}));"
+    );
+    let result = browser.execute_async(&script, vec![]).await;
+    browser.quit().await;
+    result
+}
+
+/// Stream leaves a call by itself (CallingState.LEFT, never through RECONNECTING_FAILED) when
+/// the call is ended, when I am removed or blocked, and when reconnecting gives up: the page
+/// says which, instead of staying "joined" with no media.
+#[tokio::test]
+async fn when_stream_leaves_the_call_by_itself_the_page_says_ended_removed_or_lost() {
+    let result = run_against_a_stub_call(
+        r#"
+        const me = { id: "me-id", name: "Me" };
+        const out = {};
+        const left = async (call, sdk) => {
+          call.state.callingState$.next(sdk.CallingState.LEFT);
+          await tick();
+        };
+        {
+          // Ended by the host: the SFU says callEnded (ENDED); the SDK marks the call ended,
+          // then leaves.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("callEnded", { reason: sdk.SfuModels.CallEndedReason.ENDED });
+          call.state.endedAt = new Date();
+          await left(call, sdk);
+          out.ended = { log, phase: a.phase };
+        }
+        {
+          // Kicked: the SFU says callEnded (KICKED); the SDK marks the call ended here too.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("callEnded", { reason: sdk.SfuModels.CallEndedReason.KICKED });
+          call.state.endedAt = new Date();
+          await left(call, sdk);
+          out.kicked = { log, phase: a.phase };
+        }
+        {
+          // Kicked, as the coordinator tells it.
+          const call = stubCall("host-id");
+          const { sdk, log } = await joined(me, call);
+          call.fire("call.kicked_user", { type: "call.kicked_user", user: { id: "me-id" } });
+          await left(call, sdk);
+          out.kickedUser = log;
+        }
+        {
+          // Blocked: the SDK adds me to the blocked users, then leaves.
+          const call = stubCall("host-id");
+          const { sdk, log } = await joined(me, call);
+          call.fire("call.blocked_user", { type: "call.blocked_user", user: { id: "me-id" } });
+          call.state.blockedUserIds = ["me-id"];
+          await left(call, sdk);
+          out.blocked = log;
+        }
+        {
+          // Someone else is removed; then reconnecting gives up and the SDK leaves.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          call.fire("call.kicked_user", { type: "call.kicked_user", user: { id: "other-id" } });
+          call.fire("call.blocked_user", { type: "call.blocked_user", user: { id: "other-id" } });
+          call.state.callingState$.next(sdk.CallingState.RECONNECTING);
+          await left(call, sdk);
+          out.gaveUp = { log, phase: a.phase };
+        }
+        {
+          // Leaving on purpose says nothing more.
+          const call = stubCall("host-id");
+          const { a, sdk, log } = await joined(me, call);
+          a.leave();
+          await left(call, sdk);
+          out.onPurpose = { log, leaves: call.leaves };
+        }
+        done(out);
+        "#,
+    )
+    .await;
+    let removed = json!({ "type": "error", "code": "forbidden",
+                          "message": "You were removed from the meeting." });
+    assert_eq!(
+        result,
+        json!({
+            "ended": { "log": [{ "type": "ended" }], "phase": "closed" },
+            "kicked": { "log": [removed], "phase": "closed" },
+            "kickedUser": [removed],
+            "blocked": [removed],
+            "gaveUp": {
+                "log": [
+                    { "type": "connection", "state": "reconnecting" },
+                    { "type": "error", "code": "connection_lost",
+                      "message": "Lost the connection to the video service." }
+                ],
+                "phase": "closed"
+            },
+            "onPurpose": { "log": [], "leaves": 1 }
+        }),
+        "{result}"
+    );
+}
+
+/// The SDK's video stats (publisherStats, subscriberStats) leave audio out: someone with
+/// only a microphone still sees what they send and receive.
+#[tokio::test]
+async fn the_stats_rows_count_audio_as_well_as_video() {
+    let result = run_against_a_stub_call(
+        r#"
+        const call = stubCall("host-id");
+        const { a } = await joined({ id: "me-id", name: "Me" }, call);
+        const video = (o) => ({ totalBytesSent: 0, totalBytesReceived: 0, averageJitterInMs: 0,
+          averageRoundTripTimeInMs: 0, qualityLimitationReasons: "none", highestFrameWidth: 0,
+          highestFrameHeight: 0, highestFramesPerSecond: 0, codec: "", codecPerTrackType: {},
+          timestamp: 0, rawReport: { streams: [], timestamp: 0 }, ...o });
+        const audio = (o) => ({ totalBytesSent: 0, totalBytesReceived: 0, averageJitterInMs: 0,
+          averageRoundTripTimeInMs: 0, codec: "", codecPerTrackType: {}, timestamp: 0,
+          totalConcealedSamples: 0, totalConcealmentEvents: 0, totalPacketsReceived: 0,
+          totalPacketsLost: 0, ...o });
+        const report = (timestamp, o) => ({ datacenter: "ams", participants: {}, timestamp,
+          publisherStats: video({}), subscriberStats: video({}),
+          publisherAudioStats: audio({}), subscriberAudioStats: audio({}), ...o });
+        const stats = call.state.callStatsReport$;
+        // Two seconds of audio only.
+        stats.next(report(1000, {
+          publisherAudioStats: audio({ totalBytesSent: 1000, averageRoundTripTimeInMs: 42 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 2000, averageRoundTripTimeInMs: 40,
+            totalPacketsReceived: 90, totalPacketsLost: 10 }),
+        }));
+        stats.next(report(3000, {
+          publisherAudioStats: audio({ totalBytesSent: 9000, averageRoundTripTimeInMs: 42 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 18000, averageRoundTripTimeInMs: 40,
+            totalPacketsReceived: 90, totalPacketsLost: 10 }),
+        }));
+        const audioOnly = a.statsRows();
+        // Then two seconds of audio and video.
+        stats.next(report(5000, {
+          publisherStats: video({ totalBytesSent: 20000, averageRoundTripTimeInMs: 30,
+            highestFrameWidth: 1280, highestFrameHeight: 720 }),
+          publisherAudioStats: audio({ totalBytesSent: 17000, averageRoundTripTimeInMs: 31 }),
+          subscriberStats: video({ totalBytesReceived: 40000, averageRoundTripTimeInMs: 29,
+            highestFrameWidth: 640, highestFrameHeight: 360 }),
+          subscriberAudioStats: audio({ totalBytesReceived: 34000, averageRoundTripTimeInMs: 28,
+            totalPacketsReceived: 190, totalPacketsLost: 10 }),
+        }));
+        done({ audioOnly, both: a.statsRows() });
+        "#,
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({
+            "audioOnly": [
+                { "name": "Sending to Stream (ams)", "rtt": 42, "up": 32, "down": null,
+                  "resolution": null, "loss": null },
+                { "name": "Receiving from Stream (ams)", "rtt": 40, "up": null, "down": 64,
+                  "resolution": null, "loss": 10 }
+            ],
+            // Up: (20000 video + 8000 more audio bytes) in 2 s; down: 40000 + 16000.
+            "both": [
+                { "name": "Sending to Stream (ams)", "rtt": 30, "up": 112, "down": null,
+                  "resolution": "1280×720", "loss": null },
+                { "name": "Receiving from Stream (ams)", "rtt": 29, "up": null, "down": 224,
+                  "resolution": "640×360", "loss": 5 }
+            ]
+        }),
+        "{result}"
+    );
+}
+
+/// The host is whoever our server names in data-host-id, not whoever Stream says created the
+/// call: their tile is marked as the host's, and only their word on who may record counts.
+#[tokio::test]
+async fn the_host_is_the_one_our_server_names_not_the_calls_creator() {
+    let result = run_against_a_stub_call(
+        r#"
+        const root = document.getElementById("meeting-room");
+        const hostId = root.dataset.hostId;
+        const call = stubCall("creator-id");
+        const { a } = await joined({ id: "guest-id", name: "Guest" }, call);
+        const people = [];
+        a.addEventListener("participant-joined", (e) => people.push(e.detail.participant));
+        const permissions = [];
+        a.addEventListener("recording-permission", (e) => permissions.push(e.detail.allowed));
+        call.state.participants$.next([
+          { sessionId: "s-host", userId: hostId, name: "Host", publishedTracks: [] },
+          { sessionId: "s-creator", userId: "creator-id", name: "Creator", publishedTracks: [] },
+        ]);
+        call.fire("custom", { custom: { type: "yoom.recording-permission", allowed: false },
+                              user: { id: "creator-id" } });
+        call.fire("custom", { custom: { type: "yoom.recording-permission", allowed: true },
+                              user: { id: hostId } });
+        done({
+          hostIsMe: !!hostId && hostId === root.dataset.userId,
+          ownerId: a.ownerId() === hostId,
+          owners: people.map((p) => [p.name, p.owner]),
+          permissions,
+        });
+        "#,
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({
+            "hostIsMe": true,
+            "ownerId": true,
+            "owners": [["Host", true], ["Creator", false]],
+            "permissions": [true]
+        }),
+        "{result}"
+    );
 }

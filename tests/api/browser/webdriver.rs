@@ -409,6 +409,71 @@ impl Browser {
         .await;
     }
 
+    /// Types `text` key by key (WebDriver key values too: `"\u{E004}"` is Tab), each pressed
+    /// and released, into whatever has the focus.
+    pub async fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let key = c.to_string();
+                [
+                    json!({ "type": "keyDown", "value": key }),
+                    json!({ "type": "keyUp", "value": key }),
+                ]
+            })
+            .collect();
+        self.cmd(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "kbd", "actions": actions }] })),
+        )
+        .await;
+    }
+
+    /// Presses `key` with a modifier held (`"\u{E00A}"` Alt, `"\u{E008}"` Shift).
+    pub async fn chord(&self, modifier: &str, key: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "kbd", "actions": [
+                    { "type": "keyDown", "value": modifier }, { "type": "keyDown", "value": key },
+                    { "type": "keyUp", "value": key }, { "type": "keyUp", "value": modifier }
+                ]}]}),
+            ),
+        )
+        .await;
+    }
+
+    /// True when the element matching `css` has the focus.
+    pub async fn has_focus(&self, css: &str) -> bool {
+        self.execute(
+            "return !!document.activeElement && document.activeElement.matches(arguments[0])",
+            vec![json!(css)],
+        )
+        .await
+        .as_bool()
+        .unwrap_or(false)
+    }
+
+    /// Presses Tab until the element matching `css` has the focus (at most `limit` presses);
+    /// returns the presses it took.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> usize {
+        for pressed in 0..=limit {
+            if self.has_focus(css).await {
+                return pressed;
+            }
+            self.keys("\u{E004}").await;
+        }
+        let at = self
+            .execute(
+                "return document.activeElement?.outerHTML.slice(0, 120) ?? ''",
+                vec![],
+            )
+            .await;
+        panic!("{css} not reached in {limit} Tabs; the focus is on {at}");
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
         let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;

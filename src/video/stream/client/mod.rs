@@ -132,6 +132,46 @@ impl StreamClient {
             .await
     }
 
+    /// Removes someone from the call `default:{id}` and blocks them from joining it again
+    /// (a kick alone does not stop a rejoin).
+    pub async fn kick_user(&self, id: &str, user_id: &str) -> Result<Acknowledged, StreamError> {
+        let body = serde_json::json!({ "user_id": user_id, "block": true });
+        self.call_post(id, "kick", &body).await
+    }
+
+    /// Lets a blocked person join the call `default:{id}` again.
+    pub async fn unblock_user(&self, id: &str, user_id: &str) -> Result<Acknowledged, StreamError> {
+        let body = serde_json::json!({ "user_id": user_id });
+        self.call_post(id, "unblock", &body).await
+    }
+
+    /// Mutes these people's microphones in the call `default:{id}` (Stream enforces it; they
+    /// may unmute themselves).
+    pub async fn mute_users(
+        &self,
+        id: &str,
+        user_ids: &[String],
+    ) -> Result<Acknowledged, StreamError> {
+        let body = serde_json::json!({ "user_ids": user_ids, "audio": true });
+        self.call_post(id, "mute_users", &body).await
+    }
+
+    /// `POST /api/v2/video/call/default/{id}/{action}` with a JSON body; safe to repeat.
+    async fn call_post(
+        &self,
+        id: &str,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<Acknowledged, StreamError> {
+        self.send(
+            Method::POST,
+            &["api", "v2", "video", "call", CALL_TYPE, id, action],
+            Some(body),
+            Repeat::Safe,
+        )
+        .await
+    }
+
     /// Deletes one recording of the call `default:{id}` (and its file, when Stream stores it).
     /// Repeating it is safe: a second attempt finds it gone.
     pub async fn delete_recording(
