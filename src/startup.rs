@@ -88,7 +88,11 @@ impl Application {
             (None, BuiltinMedia::Sfu) => {
                 let server = crate::video::sfu::Sfu::start(&settings.sfu, settings.bind)?;
                 sfu = Some(server.clone());
-                Media::Sfu(crate::video::mesh::Hub::with_sfu(pool.clone(), server))
+                Media::Sfu(crate::video::mesh::Hub::with_sfu(
+                    pool.clone(),
+                    server,
+                    settings.ice_servers.clone(),
+                ))
             }
             (None, BuiltinMedia::Mesh) => Media::Mesh(crate::video::mesh::Hub::new(
                 pool.clone(),

@@ -123,11 +123,16 @@ impl Hub {
     }
 
     /// Rooms of the built-in SFU: each owns its meeting's forwarding engine; the browsers'
-    /// media offers go to it, not to each other.
-    pub fn with_sfu(pool: Pool, sfu: Arc<crate::video::sfu::Sfu>) -> Arc<Self> {
+    /// media offers go to it, not to each other. `ice_servers` (a TURN server, for browsers
+    /// whose network reaches neither media port) are handed to the pages all the same.
+    pub fn with_sfu(
+        pool: Pool,
+        sfu: Arc<crate::video::sfu::Sfu>,
+        ice_servers: serde_json::Value,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
-            ice_servers: serde_json::Value::Array(Vec::new()),
+            ice_servers,
             max_participants: sfu.max_participants,
             relay_media: false,
             moderation: None,

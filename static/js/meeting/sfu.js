@@ -118,6 +118,7 @@ export class SfuAdapter extends MeshAdapter {
 
   welcome(msg) {
     // A (re)join is a new participant to the server: a fresh connection.
+    if (Array.isArray(msg.iceServers) && msg.iceServers.length) this.iceServers = msg.iceServers;
     this.closeConnection();
     this.openConnection(msg.peers?.length ?? 0);
     super.welcome(msg);
@@ -129,7 +130,9 @@ export class SfuAdapter extends MeshAdapter {
   // ---- The connection ---------------------------------------------------------------------
 
   openConnection(others) {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    // The server's own address is all a browser needs; ICE_SERVERS (a TURN relay) only for
+    // networks that reach neither of its media ports.
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require", iceServers: this.iceServers });
     this.pc = pc;
     const audio = pc.addTransceiver(this.tracks.audio ?? "audio", { direction: "sendonly", streams: [this.outStream] });
     preferCodec(audio, "audio", "audio/opus", true);

@@ -8,6 +8,7 @@ pub mod call;
 mod clerk;
 mod dashboard;
 mod recording;
+mod sfu;
 mod stream;
 
 use webdriver::Browser;

@@ -474,6 +474,44 @@ impl Browser {
         panic!("{css} not reached in {limit} Tabs; the focus is on {at}");
     }
 
+    /// Runs `source` in every page this browser opens from now on, before the page's own
+    /// scripts (Chromium's DevTools `Page.addScriptToEvaluateOnNewDocument`).
+    pub async fn on_every_page(&self, source: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": source },
+            })),
+        )
+        .await;
+    }
+
+    /// Kills this browser's processes outright (SIGKILL), as a crash or a pulled plug would:
+    /// no page unload, no goodbye on any socket. Only processes started with this session's
+    /// own profile directory are touched.
+    pub async fn kill(self) {
+        let profile = self._profile.path().display().to_string();
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains(&format!("--user-data-dir={profile}")) {
+                // SAFETY: kill(2) on a PID we just read; a process that already exited is
+                // an ESRCH error, which is fine.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                killed += 1;
+            }
+        }
+        assert!(killed > 0, "no browser process found for profile {profile}");
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
         let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;

@@ -287,14 +287,17 @@ fn place(slots: &mut [OutSlot], wanted: &[SourceKey], cleared: &mut Vec<Mid>) ->
         if slot.slot.target() == target {
             continue;
         }
-        slot.slot.set_target(target);
-        match target {
-            Some(key) => new.push(key),
-            None => {
-                if slot.shown.take().is_some() {
-                    cleared.push(slot.mid);
-                }
+        // Someone else (or no one) from now on: the one shown so far stops at once, before
+        // the newcomer's first keyframe, and the page hears so.
+        if target.map(|k| k.0) != publisher_of(slot) {
+            slot.slot.set_target(None);
+            if slot.shown.take().is_some() {
+                cleared.push(slot.mid);
             }
+        }
+        slot.slot.set_target(target);
+        if let Some(key) = target {
+            new.push(key);
         }
     }
     new
@@ -303,6 +306,47 @@ fn place(slots: &mut [OutSlot], wanted: &[SourceKey], cleared: &mut Vec<Mid>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::video::sfu::engine::forward::Slot;
+    use str0m::media::Rid;
+
+    fn slots(n: usize) -> Vec<OutSlot> {
+        (0..n)
+            .map(|i| OutSlot {
+                mid: Mid::from(i.to_string().as_str()),
+                slot: Slot::new(90_000),
+                shown: None,
+            })
+            .collect()
+    }
+
+    fn key(peer: PeerIdx, rid: &str) -> SourceKey {
+        (peer, Mid::from("1"), Some(Rid::from(rid)))
+    }
+
+    fn targets(slots: &[OutSlot]) -> Vec<Option<PeerIdx>> {
+        slots.iter().map(|s| s.slot.target().map(|k| k.0)).collect()
+    }
+
+    #[test]
+    fn publishers_keep_their_slot_and_newcomers_take_free_ones() {
+        let mut s = slots(3);
+        let mut cleared = Vec::new();
+        let new = place(&mut s, &[key(7, "q"), key(8, "q")], &mut cleared);
+        assert_eq!(new.len(), 2);
+        assert_eq!(targets(&s), vec![Some(7), Some(8), None]);
+        s[0].shown = Some(7);
+        // 8 now first and on a bigger layer, 9 new, 7 gone.
+        let new = place(&mut s, &[key(8, "f"), key(9, "q")], &mut cleared);
+        assert_eq!(targets(&s), vec![Some(9), Some(8), None]);
+        assert_eq!(new, vec![key(9, "q"), key(8, "f")]);
+        assert_eq!(
+            cleared,
+            vec![Mid::from("0")],
+            "the page hears 7 is no longer shown there"
+        );
+        // Nothing changed: nothing new.
+        assert!(place(&mut s, &[key(8, "f"), key(9, "q")], &mut cleared).is_empty());
+    }
 
     #[test]
     fn a_publisher_over_the_cap_loses_its_top_layers_first() {

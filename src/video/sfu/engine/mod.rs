@@ -344,9 +344,25 @@ impl RoomEngine {
         match event {
             Event::RtpPacket(packet) => self.forward(idx, &packet),
             Event::MediaAdded(added) => {
-                if let Some(peer) = self.peers[idx].as_mut() {
-                    peer.media_added(&added);
-                    self.dirty = true;
+                let transport = self.sfu.transport.clone();
+                let Some(peer) = self.peers[idx].as_mut() else {
+                    return;
+                };
+                peer.media_added(&added);
+                self.dirty = true;
+                if added.direction == str0m::media::Direction::SendOnly {
+                    // Forwarded packets leave at once, as they came: a pacer would hold a
+                    // keyframe's burst back for tens of milliseconds. The estimate still
+                    // comes from the receiver's feedback and caps the layers chosen.
+                    let unpaced = peer.mutate(idx, &transport, &mut self.work, |rtc| {
+                        if let Some(stream) = rtc.direct_api().stream_tx_by_mid(added.mid, None) {
+                            stream.set_unpaced(true);
+                        }
+                        Ok(())
+                    });
+                    if unpaced.is_err() {
+                        self.fail(idx);
+                    }
                 }
             }
             Event::Connected => {
@@ -645,8 +661,29 @@ impl RoomEngine {
         self.by_id.len()
     }
 
-    /// A sender into this room's packet channel (the benchmark's shortcut past the sockets).
-    pub fn packet_sender(&self) -> mpsc::Sender<Datagram> {
-        self.packets_tx.clone()
+    /// What the room forwards now: video slots per layer rank (q, h, f) and the subscribers'
+    /// bandwidth estimates (bits per second), for logs and the load benchmark.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for peer in self.peers.iter().flatten() {
+            for slot in &peer.video_slots {
+                if let Some((_, _, rid)) = slot.slot.current() {
+                    summary.video_slots_by_layer[layers::rank_of(rid.as_deref())] += 1;
+                }
+            }
+            summary.estimates.extend(peer.estimate);
+        }
+        summary.estimates.sort_unstable();
+        summary
     }
 }
+
+/// See [`RoomEngine::summary`].
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub video_slots_by_layer: [usize; 3],
+    pub estimates: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -168,6 +168,10 @@ impl Peer {
 
     /// Takes note of a media line the browser's offer added.
     pub fn media_added(&mut self, added: &MediaAdded) {
+        let known = |slots: &[OutSlot]| slots.iter().any(|s| s.mid == added.mid);
+        if known(&self.audio_slots) || known(&self.video_slots) {
+            return;
+        }
         // Directions are ours: the browser's sendonly is our recvonly.
         match (added.direction, added.kind) {
             (Direction::RecvOnly | Direction::SendRecv, MediaKind::Audio)
