@@ -34,7 +34,8 @@ media server (an SFU on one UDP port, with ICE over TCP as fallback), data in ./
   MEDIA_TCP_PORT           TCP port for ICE over TCP, for networks that block UDP
                            (default: PORT + 1; off: none)
   MEDIA_PUBLIC_IP          address announced to browsers for media (default: BIND unless it
-                           is 0.0.0.0 or ::, else the first non-loopback interface)
+                           is 0.0.0.0 or ::, else the first non-loopback interface); set, the
+                           media ports listen on every interface (for servers behind NAT)
   ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
                            [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
   MESH_MAX_PARTICIPANTS    participants per mesh room (default 8)

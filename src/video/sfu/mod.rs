@@ -56,8 +56,15 @@ impl Sfu {
         CRYPTO.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
         let public_ip =
             address::choose_public_ip(settings.public_ip, bind, &address::interface_addresses());
+        // An announced address (often behind NAT, never on any interface) is reached through
+        // every interface; the web server may still listen on loopback behind its proxy.
+        let media_bind = match settings.public_ip {
+            Some(IpAddr::V4(_)) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            None => bind,
+        };
         let transport = Transport::start(Listen {
-            bind,
+            bind: media_bind,
             public_ip,
             udp_port: settings.udp_port,
             tcp_port: settings.tcp_port,

@@ -23,7 +23,7 @@ const VIDEO_SLOT_STEP = 4;
 const MAX_VIDEO_SLOTS = 25;
 // Camera layers: quarter, half and full resolution, each with its bitrate ceiling.
 const LAYERS = [
-  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { rid: "f", maxBitrate: 1_500_000 },
 ];
@@ -63,6 +63,8 @@ export class SfuAdapter extends MeshAdapter {
     this.pendingAnswer = null;
     this.sentLayout = "";
     this.statRows = [];
+    // When this connection's steps happened (performance.now()), for the console and tests.
+    this.timings = {};
     this.resizes = new ResizeObserver(() => this.scheduleLayout());
   }
 
@@ -119,6 +121,7 @@ export class SfuAdapter extends MeshAdapter {
   welcome(msg) {
     // A (re)join is a new participant to the server: a fresh connection.
     if (Array.isArray(msg.iceServers) && msg.iceServers.length) this.iceServers = msg.iceServers;
+    this.timings = { welcome: performance.now() };
     this.closeConnection();
     this.openConnection(msg.peers?.length ?? 0);
     super.welcome(msg);
@@ -150,6 +153,7 @@ export class SfuAdapter extends MeshAdapter {
       clearTimeout(this.restartTimer);
       // A changed network (Wi-Fi to cellular) breaks the path: new ICE credentials mend it
       // without leaving the call.
+      if (pc.connectionState === "connected") this.timings.connected ??= performance.now();
       if (pc.connectionState === "failed") this.restartIce();
       else if (pc.connectionState === "disconnected") this.restartTimer = setTimeout(() => this.restartIce(), RESTART_AFTER_MS);
     };
@@ -227,8 +231,10 @@ export class SfuAdapter extends MeshAdapter {
           this.slots.set(slot.transceiver.mid, slot);
           return false;
         });
+        this.timings.offered ??= performance.now();
         const sdp = await this.exchange(pc.localDescription.sdp);
         if (pc !== this.pc) return;
+        this.timings.answered ??= performance.now();
         await pc.setRemoteDescription({ type: "answer", sdp });
       } while (this.again && this.pc);
     } catch (e) {
@@ -282,6 +288,7 @@ export class SfuAdapter extends MeshAdapter {
   }
 
   attach(el, stream) {
+    this.timings.shown ??= performance.now();
     if (el.srcObject === stream) return;
     el.srcObject = stream;
     el.play().catch(() => {});

@@ -222,6 +222,14 @@ async fn two_then_four_people_each_send_once_to_the_server_and_see_and_hear_ever
         "MEASURE sfu_join_to_first_remote_frame_ms={}",
         clicked.elapsed().as_millis()
     );
+    // Where the time went, in ms since the page loaded.
+    let steps = guest
+        .execute(
+            "const t = window.yoomCall.adapter.timings; return JSON.stringify(t);",
+            vec![],
+        )
+        .await;
+    eprintln!("sfu join steps: {steps}");
     assert_sees_and_hears(guest, "guest", &["Sal Host"]).await;
     assert_sees_and_hears(host, "host", &["Gwen Guest"]).await;
     for (b, who) in [(host, "host"), (guest, "guest")] {

@@ -85,6 +85,9 @@ pub struct RoomEngine {
     dirty: bool,
     next_tick: Instant,
     window_start: Instant,
+    /// Wakes and packets since the last rate window (for the debug log).
+    wakes: u64,
+    packets: u64,
 }
 
 impl RoomEngine {
@@ -107,6 +110,8 @@ impl RoomEngine {
             dirty: false,
             next_tick: now + TICK,
             window_start: now,
+            wakes: 0,
+            packets: 0,
         }
     }
 
@@ -253,8 +258,10 @@ impl RoomEngine {
 
     /// Handles what woke the engine.
     pub fn handle(&mut self, wake: Wake) -> Effects {
+        self.wakes += 1;
         match wake {
             Wake::Packets => {
+                self.packets += self.batch.len() as u64;
                 let mut batch = std::mem::take(&mut self.batch);
                 for datagram in batch.drain(..) {
                     self.receive(datagram);
@@ -613,6 +620,14 @@ impl RoomEngine {
             }
         }
         if measure {
+            tracing::trace!(
+                wakes = self.wakes,
+                packets = self.packets,
+                peers = self.by_id.len(),
+                "media engine over the last {:.1} s",
+                seconds
+            );
+            (self.wakes, self.packets) = (0, 0);
             self.window_start = now;
         }
         for idx in silent {
