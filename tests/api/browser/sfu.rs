@@ -76,6 +76,11 @@ const done = arguments[arguments.length - 1];
       received_width: 0,
       audio: 0,
       spotlit: !!tile?.classList.contains('spotlit'),
+      // Why a tile shows nothing, for failure messages.
+      fed: !!video?.srcObject,
+      paused: video?.paused ?? null,
+      ready: video?.readyState ?? null,
+      slots: [...a.slots.entries()].filter(([, s]) => s.peer === id).map(([m, s]) => m + ':' + s.kind + ':' + s.transceiver.receiver.track.muted),
     };
   }
   const stats = await a.pc.getStats();
@@ -92,13 +97,16 @@ const done = arguments[arguments.length - 1];
 })().catch((e) => done('ERROR ' + e));
 "#;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Person {
     frames: u64,
     width: u64,
     received_width: u64,
     audio: u64,
     spotlit: bool,
+    /// The tile's state, read only by failure messages (through `Debug`).
+    #[allow(dead_code)]
+    detail: String,
 }
 
 /// What a page receives, and its peer connections (created since the page loaded, open now).
@@ -116,6 +124,10 @@ async fn per_person(browser: &Browser) -> (HashMap<String, Person>, (i64, i64)) 
                         received_width: n(p, "received_width"),
                         audio: n(p, "audio"),
                         spotlit: p["spotlit"].as_bool().unwrap_or(false),
+                        detail: format!(
+                            "fed {} paused {} ready {} slots {}",
+                            p["fed"], p["paused"], p["ready"], p["slots"]
+                        ),
                     };
                     (name.clone(), person)
                 })
@@ -141,7 +153,7 @@ async fn assert_sees_and_hears(browser: &Browser, who: &str, others: &[&str]) {
         if ready {
             if let Some(earlier) = &before {
                 let rising = others.iter().all(|name| {
-                    let (now, then) = (people[*name], earlier[*name]);
+                    let (now, then) = (&people[*name], &earlier[*name]);
                     now.frames > then.frames && now.audio > then.audio
                 });
                 if rising {
@@ -468,6 +480,44 @@ async fn after_a_server_restart_everyone_rejoins_the_media_server_without_reload
     wait_state(host, "joined").await;
     join(guest, &app, &meeting, false).await;
     assert_sees_and_hears(guest, "guest", &["Ada Host"]).await;
+
+    // A changed network: the page restarts ICE and stays in the call, on new credentials
+    // the server answered with, over a new candidate pair that the server answers.
+    let ice = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const a = window.yoomCall.adapter;
+  const ufrag = (d) => d?.sdp.match(/a=ice-ufrag:(\S+)/)?.[1] ?? null;
+  const stats = await a.pc.getStats();
+  let pair = null;
+  stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+  done({ id: a.selfId, remote: ufrag(a.pc.remoteDescription), pair: pair?.id ?? null,
+         answered: pair?.responsesReceived ?? 0, state: a.pc.connectionState });
+})().catch((e) => done('ERROR ' + e));
+"#;
+    let first = guest.execute_async(ice, vec![]).await;
+    guest
+        .execute("window.yoomCall.adapter.restartIce(); return 1", vec![])
+        .await;
+    let start = Instant::now();
+    loop {
+        let now = guest.execute_async(ice, vec![]).await;
+        if now["remote"] != first["remote"]
+            && now["pair"] != first["pair"]
+            && now["answered"].as_u64() > Some(0)
+            && now["state"] == "connected"
+        {
+            assert_eq!(now["id"], first["id"], "still the same participant");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no ICE restart: before {first}, now {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_sees_and_hears(guest, "guest", &["Ada Host"]).await;
+
     let mut before = Vec::new();
     for b in [host, guest] {
         before.push(

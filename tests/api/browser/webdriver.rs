@@ -489,27 +489,10 @@ impl Browser {
     }
 
     /// Kills this browser's processes outright (SIGKILL), as a crash or a pulled plug would:
-    /// no page unload, no goodbye on any socket. Only processes started with this session's
-    /// own profile directory are touched.
+    /// no page unload, no goodbye on any socket.
     pub async fn kill(self) {
-        let profile = self._profile.path().display().to_string();
-        let mut killed = 0;
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains(&format!("--user-data-dir={profile}")) {
-                // SAFETY: kill(2) on a PID we just read; a process that already exited is
-                // an ESRCH error, which is fine.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                killed += 1;
-            }
-        }
-        assert!(killed > 0, "no browser process found for profile {profile}");
+        let killed = kill_profile(self._profile.path());
+        assert!(killed > 0, "no browser process found for this session");
     }
 
     pub async fn screenshot(&self, path: &std::path::Path) {
@@ -556,6 +539,38 @@ impl Browser {
             .send()
             .await;
     }
+}
+
+impl Drop for Browser {
+    /// A test that failed never quit its browser, and killing chromedriver leaves Chromium
+    /// running (with fake cameras encoding) long after the test: end it here.
+    fn drop(&mut self) {
+        kill_profile(self._profile.path());
+    }
+}
+
+/// SIGKILLs every process started with this profile directory (only this session's Chromium
+/// has it); returns how many.
+fn kill_profile(profile: &std::path::Path) -> usize {
+    let wanted = format!("--user-data-dir={}", profile.display());
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == wanted.as_bytes())
+        {
+            // SAFETY: kill(2) on a PID just read; one that already exited is an ESRCH error.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
 }
 
 /// True once chromedriver answers `/status` as ready; false if it exited or never did.

@@ -14,6 +14,8 @@ mod assign;
 pub mod forward;
 pub mod layers;
 mod peer;
+mod relay;
+mod signal;
 pub mod speakers;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,17 +23,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::bwe::BweKind;
-use str0m::change::SdpOffer;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::media::Mid;
 use str0m::net::Receive;
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Event, IceConnectionState, Input};
 use tokio::sync::mpsc;
 
 use super::Sfu;
 use super::transport::{Datagram, ROOM_PACKET_QUEUE};
 use crate::video::mesh::protocol::{ServerMessage, SlotShown};
-use forward::{Incoming, Vp8Ids};
 pub use peer::{MediaState, Tile};
 use peer::{Peer, PeerIdx, SourceKey, Work};
 use speakers::Speakers;
@@ -118,124 +117,6 @@ impl RoomEngine {
     fn peer(&mut self, id: &str) -> Option<(PeerIdx, &mut Peer)> {
         let idx = *self.by_id.get(id)?;
         self.peers.get_mut(idx)?.as_mut().map(|p| (idx, p))
-    }
-
-    /// Someone was let into the room: they may now negotiate media.
-    pub fn add_peer(&mut self, id: &str, state: MediaState) {
-        if self.by_id.contains_key(id) {
-            return;
-        }
-        let token = self.sfu.transport.new_token();
-        let mut peer = Peer::new(id.to_owned(), token, Instant::now());
-        peer.state = state;
-        let idx = match self.peers.iter().position(Option::is_none) {
-            Some(free) => {
-                self.peers[free] = Some(peer);
-                free
-            }
-            None => {
-                self.peers.push(Some(peer));
-                self.peers.len() - 1
-            }
-        };
-        self.by_id.insert(id.to_owned(), idx);
-        self.by_token.insert(token, idx);
-        self.dirty = true;
-    }
-
-    /// Someone left (or was dropped): their connection closes and no slot shows them.
-    pub fn remove_peer(&mut self, id: &str) -> Effects {
-        if let Some(idx) = self.by_id.remove(id)
-            && let Some(peer) = self.peers.get_mut(idx).and_then(Option::take)
-        {
-            self.by_token.remove(&peer.token);
-            self.sfu.transport.unregister(peer.token);
-            self.speakers.remove(idx);
-            self.announce.remove(&idx);
-            self.dirty = true;
-            self.settle(Instant::now());
-        }
-        self.take_effects()
-    }
-
-    /// The browser's SDP offer (its first, or a renegotiation or ICE restart): answered on its
-    /// signalling connection.
-    pub fn offer(&mut self, id: &str, sdp: &str) -> Effects {
-        let result = self.accept_offer(id, sdp);
-        match result {
-            Ok(answer) => self
-                .effects
-                .messages
-                .push((id.to_owned(), ServerMessage::SfuAnswer { sdp: answer })),
-            Err(why) => self.effects.messages.push((
-                id.to_owned(),
-                ServerMessage::error(crate::video::mesh::protocol::ErrorCode::BadMessage, why),
-            )),
-        }
-        self.run_work();
-        self.settle(Instant::now());
-        self.take_effects()
-    }
-
-    fn accept_offer(&mut self, id: &str, sdp: &str) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(sdp)
-            .map_err(|e| format!("The media offer could not be read: {e}"))?;
-        let lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
-        if lines > MAX_MEDIA_LINES {
-            return Err(format!(
-                "The media offer has {lines} media lines; at most {MAX_MEDIA_LINES} are accepted."
-            ));
-        }
-        let sfu = self.sfu.clone();
-        let packets = self.packets_tx.clone();
-        let Some(&idx) = self.by_id.get(id) else {
-            return Err("You are not in this meeting's media.".into());
-        };
-        let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
-            return Err("You are not in this meeting's media.".into());
-        };
-        if peer.rtc.is_none() {
-            peer.rtc = Some(sfu.new_rtc().map_err(|e| {
-                tracing::error!(error = %e, "could not set up a media connection");
-                "The media server could not set up a connection.".to_owned()
-            })?);
-        }
-        let work = &mut self.work;
-        tracing::debug!(peer = %id, "media offer");
-        let answer = peer
-            .mutate(idx, &sfu.transport, work, |rtc| {
-                rtc.sdp_api().accept_offer(offer)
-            })
-            .map_err(|_| "The media offer was refused.".to_owned())?;
-        // An ICE restart gives the peer a new ufrag: packets find it by that from now on.
-        let ufrag = peer
-            .rtc
-            .as_mut()
-            .map(|rtc| rtc.direct_api().local_ice_credentials().ufrag);
-        if ufrag != peer.ufrag
-            && let Some(ufrag) = ufrag
-        {
-            sfu.transport.register(&ufrag, peer.token, &packets);
-            peer.ufrag = Some(ufrag);
-        }
-        self.dirty = true;
-        Ok(answer.to_sdp_string())
-    }
-
-    /// The page's visible tiles (biggest first) and their heights in device pixels.
-    pub fn layout(&mut self, id: &str, tiles: Vec<Tile>) {
-        if let Some((_, peer)) = self.peer(id) {
-            peer.layout = Some(tiles);
-            self.dirty = true;
-        }
-    }
-
-    /// What a peer says it sends: video off means none of its video is forwarded.
-    pub fn media_state(&mut self, id: &str, state: MediaState) {
-        if let Some((_, peer)) = self.peer(id) {
-            peer.state = state;
-            self.dirty = true;
-        }
     }
 
     /// Waits for packets or the next timer.
@@ -412,187 +293,6 @@ impl RoomEngine {
             peer.broken = true;
             self.effects.gone.push(peer.id.clone());
             self.dirty = true;
-        }
-    }
-
-    /// Forwards one RTP packet of publisher `from` to every slot showing it.
-    fn forward(&mut self, from: PeerIdx, packet: &RtpPacket) {
-        let Self {
-            peers,
-            routes,
-            speakers,
-            work,
-            announce,
-            sfu,
-            effects,
-            ..
-        } = self;
-        let now = packet.timestamp;
-        let Some(publisher) = peers.get_mut(from).and_then(Option::as_mut) else {
-            return;
-        };
-        if publisher.broken {
-            return;
-        }
-        let Some((mid, rid)) = publisher.stream_of(packet.header.ssrc) else {
-            return;
-        };
-        let is_audio = publisher.audio_in == Some(mid);
-        if is_audio {
-            speakers.observe(from, packet.header.ext_vals.audio_level, now);
-        } else if publisher.video_in == Some(mid) {
-            let layer = &mut publisher.layers[layers::rank_of(rid.as_deref())];
-            layer.last_packet = Some(now);
-            layer.bytes += packet.payload.len() as u64;
-            if layer.rid.is_none() {
-                layer.rid = rid;
-            }
-        } else {
-            return;
-        }
-        let key = (from, mid, rid);
-        let Some(slots) = routes.get(&key) else {
-            return;
-        };
-        let descriptor = if is_audio {
-            None
-        } else {
-            match Vp8Descriptor::parse(&packet.payload) {
-                Ok(d) => Some(d),
-                Err(_) => return,
-            }
-        };
-        let incoming = Incoming {
-            seq: *packet.seq_no,
-            time: packet.header.timestamp,
-            starts_keyframe: descriptor
-                .as_ref()
-                .is_none_or(|d| d.starts_keyframe(&packet.payload)),
-            vp8: descriptor.as_ref().map_or(Vp8Ids::default(), |d| Vp8Ids {
-                picture_id: d.picture_id(),
-                tl0_pic_idx: d.tl0_pic_idx(),
-                key_idx: d.key_idx(),
-            }),
-            arrived: now,
-        };
-        for &(sub, kind, slot) in slots {
-            let Some(subscriber) = peers.get_mut(sub).and_then(Option::as_mut) else {
-                continue;
-            };
-            if subscriber.broken || !subscriber.connected {
-                continue;
-            }
-            let Some(out_slot) = kind.slots_mut(subscriber).get_mut(slot) else {
-                continue;
-            };
-            let Some(out) = out_slot.slot.forward(key, &incoming) else {
-                continue;
-            };
-            let out_mid = out_slot.mid;
-            if out.switched && out_slot.shown != Some(from) {
-                out_slot.shown = Some(from);
-                announce.entry(sub).or_default().push((out_mid, Some(from)));
-            }
-            let Some(pt) = kind.payload_type(subscriber, out_mid) else {
-                continue;
-            };
-            let mut write =
-                RtpWrite::new(pt, out.seq.into(), out.time, now, packet.payload.clone())
-                    .marker(packet.header.marker);
-            if let Some(d) = &descriptor {
-                write = write.nackable(true);
-                let mut patch = d.patch();
-                if let Some(p) = out.vp8.picture_id {
-                    patch = patch.picture_id(p);
-                }
-                if let Some(t) = out.vp8.tl0_pic_idx {
-                    patch = patch.tl0_pic_idx(t);
-                }
-                if let Some(k) = out.vp8.key_idx {
-                    patch = patch.key_idx(k);
-                }
-                if let Ok(patch) = patch.build() {
-                    write = write.vp8_patch(patch);
-                }
-            } else {
-                let ext = ExtensionValues {
-                    audio_level: packet.header.ext_vals.audio_level,
-                    voice_activity: packet.header.ext_vals.voice_activity,
-                    ..Default::default()
-                };
-                write = write.ext_vals(ext);
-            }
-            let written = subscriber.mutate(sub, &sfu.transport, work, |rtc| {
-                if let Some(stream) = rtc.direct_api().stream_tx_by_mid(out_mid, None) {
-                    stream.write_rtp(write);
-                }
-                Ok(())
-            });
-            if written.is_err() && !effects.gone.contains(&subscriber.id) {
-                effects.gone.push(subscriber.id.clone());
-            }
-        }
-    }
-
-    /// A subscriber's browser lost a picture: ask the publisher of what that slot shows.
-    fn subscriber_keyframe(&mut self, sub: PeerIdx, mid: Mid) {
-        let source = self.peers[sub].as_ref().and_then(|p| {
-            p.video_slots
-                .iter()
-                .find(|s| s.mid == mid)
-                .and_then(|s| s.slot.current().or(s.slot.target()))
-        });
-        if let Some(source) = source {
-            self.request_keyframe(source, Instant::now());
-        }
-    }
-
-    /// Asks for keyframes for a subscriber's video slots: those switching, or all of them (at
-    /// once, whenever the last request was).
-    fn request_slot_keyframes(&mut self, sub: PeerIdx, all: bool) {
-        let sources: Vec<SourceKey> = self.peers[sub]
-            .as_ref()
-            .map(|p| {
-                p.video_slots
-                    .iter()
-                    .filter(|s| all || s.slot.switching())
-                    .filter_map(|s| s.slot.target())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let now = Instant::now();
-        for source in sources {
-            if all && let Some(p) = self.peers.get_mut(source.0).and_then(Option::as_mut) {
-                p.keyframe_asked.remove(&(source.1, source.2));
-            }
-            self.request_keyframe(source, now);
-        }
-    }
-
-    /// Asks a publisher for a keyframe on one layer, at most every
-    /// [`KEYFRAME_REQUEST_INTERVAL`].
-    fn request_keyframe(&mut self, (publisher, mid, rid): SourceKey, now: Instant) {
-        let transport = self.sfu.transport.clone();
-        let Some(peer) = self.peers.get_mut(publisher).and_then(Option::as_mut) else {
-            return;
-        };
-        if peer.broken || !peer.connected {
-            return;
-        }
-        let asked = peer.keyframe_asked.get(&(mid, rid));
-        if asked.is_some_and(|t| now.saturating_duration_since(*t) < KEYFRAME_REQUEST_INTERVAL) {
-            return;
-        }
-        peer.keyframe_asked.insert((mid, rid), now);
-        let result = peer.mutate(publisher, &transport, &mut self.work, |rtc| {
-            // No stream yet for that layer (it has not arrived): nothing to ask.
-            if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
-                stream.request_keyframe(KeyframeRequestKind::Pli);
-            }
-            Ok(())
-        });
-        if result.is_err() {
-            self.fail(publisher);
         }
     }
 

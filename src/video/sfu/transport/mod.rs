@@ -196,17 +196,21 @@ impl Transport {
     }
 
     /// Routes STUN carrying `ufrag` (and what follows from its addresses) to `room` as `peer`.
+    /// An ICE restart's new ufrag replaces the old one (the addresses learnt stay).
     pub fn register(&self, ufrag: &str, peer: u64, room: &mpsc::Sender<Datagram>) {
         let mut table = self.table();
         let route = Route {
             room: room.clone(),
             peer,
         };
-        table.by_ufrag.insert(ufrag.to_owned(), route);
-        let ufrags = &mut table.of_peer.entry(peer).or_default().0;
-        if !ufrags.iter().any(|u| u == ufrag) {
-            ufrags.push(ufrag.to_owned());
+        let old = std::mem::replace(
+            &mut table.of_peer.entry(peer).or_default().0,
+            vec![ufrag.to_owned()],
+        );
+        for stale in old {
+            table.by_ufrag.remove(&stale);
         }
+        table.by_ufrag.insert(ufrag.to_owned(), route);
     }
 
     /// Forgets a peer: its ufrags, its addresses, and its TCP connections (which close).
@@ -309,4 +313,74 @@ fn bind_udp(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
     // Rooms send without waiting; the reader runs on tokio.
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use str0m::ice::{StunMessage, TransId};
+
+    fn stun(username: &str) -> Vec<u8> {
+        let message = StunMessage::binding_request(username, TransId::new(), true, 0, 1, false);
+        let mut buf = vec![0u8; 512];
+        let n = message
+            .to_bytes(Some(b"pass"), &mut buf, |_, _| [0; 20])
+            .unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    fn transport() -> Arc<Transport> {
+        Transport::start(Listen {
+            bind: "127.0.0.1".parse().unwrap(),
+            public_ip: "127.0.0.1".parse().unwrap(),
+            udp_port: Some(0),
+            tcp_port: None,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn packets_follow_the_address_a_peers_stun_came_from_and_leaving_forgets_it() {
+        let t = transport();
+        let (room, _rx) = mpsc::channel(8);
+        let from: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let rtp = [0x80u8; 40];
+        assert!(
+            t.route(from, &rtp).is_none(),
+            "media before STUN goes nowhere"
+        );
+        assert!(
+            t.route(from, &stun("nobody:x")).is_none(),
+            "an unknown ufrag goes nowhere"
+        );
+        t.register("abc", 7, &room);
+        assert_eq!(t.route(from, &stun("abc:x")).map(|r| r.peer), Some(7));
+        assert_eq!(t.route(from, &rtp).map(|r| r.peer), Some(7));
+        // An ICE restart: the new ufrag routes, the old one no longer does.
+        t.register("def", 7, &room);
+        assert!(t.route(from, &stun("abc:x")).is_none());
+        assert_eq!(t.route(from, &stun("def:x")).map(|r| r.peer), Some(7));
+        t.unregister(7);
+        assert!(t.route(from, &rtp).is_none());
+        assert!(t.route(from, &stun("def:x")).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_peer_keeps_only_its_latest_addresses() {
+        let t = transport();
+        let (room, _rx) = mpsc::channel(8);
+        t.register("abc", 1, &room);
+        let addr = |i: u16| SocketAddr::from(([10, 0, 0, 1], 6000 + i));
+        for i in 0..(MAX_ADDRESSES_PER_PEER as u16 + 3) {
+            t.route(addr(i), &stun("abc:x")).unwrap();
+        }
+        let rtp = [0x80u8; 40];
+        assert!(t.route(addr(0), &rtp).is_none(), "the oldest are forgotten");
+        assert!(
+            t.route(addr(MAX_ADDRESSES_PER_PEER as u16 + 2), &rtp)
+                .is_some()
+        );
+        assert_eq!(t.table().by_addr.len(), MAX_ADDRESSES_PER_PEER);
+    }
 }
