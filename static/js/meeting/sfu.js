@@ -64,7 +64,7 @@ export class SfuAdapter extends MeshAdapter {
     this.sentLayout = "";
     this.statRows = [];
     // When this connection's steps happened (performance.now()), for the console and tests.
-    this.timings = {};
+    this.timings = { created: performance.now() };
     this.resizes = new ResizeObserver(() => this.scheduleLayout());
   }
 
@@ -118,12 +118,35 @@ export class SfuAdapter extends MeshAdapter {
     }
   }
 
+  join(options) {
+    this.timings.join = performance.now();
+    const joined = super.join(options);
+    // The connection and its first offer are made while the signalling socket connects, so
+    // the offer goes out the moment the server says who we are.
+    this.openConnection(0);
+    const pc = this.pc;
+    this.preparing = pc
+      .createOffer()
+      .then((offer) => (pc === this.pc ? pc.setLocalDescription(offer) : null))
+      .catch(() => {});
+    this.unused = true;
+    return joined;
+  }
+
   welcome(msg) {
-    // A (re)join is a new participant to the server: a fresh connection.
     if (Array.isArray(msg.iceServers) && msg.iceServers.length) this.iceServers = msg.iceServers;
-    this.timings = { welcome: performance.now() };
-    this.closeConnection();
-    this.openConnection(msg.peers?.length ?? 0);
+    this.timings = { ...this.timings, welcome: performance.now() };
+    delete this.timings.offered;
+    delete this.timings.answered;
+    delete this.timings.connected;
+    delete this.timings.shown;
+    // A rejoin is a new participant to the server: a fresh connection. The first welcome
+    // uses the one made while joining (unless the server hands out relays it lacks).
+    if (!this.unused || msg.iceServers?.length) {
+      this.closeConnection();
+      this.openConnection(msg.peers?.length ?? 0);
+    }
+    this.unused = false;
     super.welcome(msg);
     this.negotiate();
     clearInterval(this.layoutTimer);
@@ -162,6 +185,7 @@ export class SfuAdapter extends MeshAdapter {
 
   closeConnection() {
     clearTimeout(this.restartTimer);
+    this.preparing = null;
     this.pendingAnswer?.reject(new Error("connection replaced"));
     this.pendingAnswer = null;
     for (const slot of [...this.slots.values(), ...this.unnamed]) {
@@ -220,12 +244,15 @@ export class SfuAdapter extends MeshAdapter {
     }
     this.negotiating = true;
     try {
+      await this.preparing;
       do {
         this.again = false;
         const pc = this.pc;
         const restart = this.restartNext;
         this.restartNext = false;
-        await pc.setLocalDescription(await pc.createOffer(restart ? { iceRestart: true } : undefined));
+        // The offer made while joining still holds if no slot was added since.
+        const prepared = pc.signalingState === "have-local-offer" && !restart && this.unnamed.every((s) => s.transceiver.mid);
+        if (!prepared) await pc.setLocalDescription(await pc.createOffer(restart ? { iceRestart: true } : undefined));
         this.unnamed = this.unnamed.filter((slot) => {
           if (!slot.transceiver.mid) return true;
           this.slots.set(slot.transceiver.mid, slot);

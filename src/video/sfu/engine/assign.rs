@@ -25,9 +25,11 @@ pub const VIDEO_SHARE: f64 = 0.9;
 pub const MAX_PUBLISH_BITRATE: u64 = 4_000_000;
 /// The least bandwidth the estimator keeps probing for.
 const MIN_DESIRED: u64 = 300_000;
-/// Video budget however low the estimate: an estimate only grows while something is sent,
-/// so a budget that left every tile dark would never recover.
-pub const BUDGET_FLOOR: u64 = 300_000;
+/// Video budget however low the estimate: enough for a half-size spotlight and four
+/// thumbnails. An estimate only grows while something is sent, and one made on a busy machine
+/// or a bursty link dips far below what the path carries, so below this it is not trusted to
+/// leave tiles dark.
+pub const BUDGET_FLOOR: u64 = 1_100_000;
 
 /// Audio or video slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -269,7 +269,12 @@ impl RoomEngine {
             Event::KeyframeRequest(request) => self.subscriber_keyframe(idx, request.mid),
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 if let Some(peer) = self.peers[idx].as_mut() {
-                    peer.estimate = Some(estimate.as_u64());
+                    let estimate = estimate.as_u64();
+                    let before = peer.estimate.unwrap_or(0);
+                    if estimate.abs_diff(before) > before / 5 {
+                        tracing::debug!(peer = %peer.id, estimate, "bandwidth estimate");
+                    }
+                    peer.estimate = Some(estimate);
                     self.dirty = true;
                 }
             }
