@@ -16,7 +16,10 @@
 //!
 //! Reported: what the server forwarded (Mbit/s on the wire, media packets/s received by the
 //! participants), the server's CPU seconds per forwarded Gbit and the Mbit/s one core of it
-//! forwards, its memory per participant, and the packet delay p50/p99 (see `client.rs`).
+//! forwards, its memory per participant, and the forwarding delay p50/p99: from a packet's
+//! arrival on the server's socket to each forwarded copy's hand-over to the kernel, measured
+//! by the server. On stderr, the same delay seen from outside (publisher's write to the
+//! subscriber's read, see `client.rs`), which also counts this process's own scheduling.
 //! Both processes share this machine's cores.
 
 mod client;
@@ -144,10 +147,11 @@ impl Signalling {
         self.say(json!({ "do": "layout", "id": id, "tiles": tiles }));
     }
 
-    async fn counters(&self) -> anyhow::Result<Value> {
+    /// The server's counters; `reset` starts its delay measurement afresh.
+    async fn counters(&self, reset: bool) -> anyhow::Result<Value> {
         let (tx, rx) = oneshot::channel();
         *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        self.say(json!({ "do": "stats" }));
+        self.say(json!({ "do": "stats", "reset": reset }));
         Ok(tokio::time::timeout(Duration::from_secs(5), rx).await??)
     }
 }
@@ -258,12 +262,12 @@ async fn run(name: &str, people: Vec<Participant>, measure: Duration) -> anyhow:
     let connected = stats.connected.load(Ordering::Relaxed);
     let rss_after = rss_kib(pid);
     stats.reset();
-    let before = signalling.counters().await?;
+    let before = signalling.counters(true).await?;
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
     tokio::time::sleep(measure).await;
     let cpu = cpu_seconds(pid) - cpu_before;
-    let after = signalling.counters().await?;
+    let after = signalling.counters(false).await?;
     let seconds = started.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     for t in tasks {
@@ -279,15 +283,21 @@ async fn run(name: &str, people: Vec<Participant>, measure: Duration) -> anyhow:
     let per_gbit = cpu / (delta("sent_bytes") as f64 * 8.0 / 1e9);
     let per_core = mbps / cpu_share.max(1e-9);
     let memory = rss_after.saturating_sub(rss_before) as f64 / count as f64;
-    let p50 = stats.delay_quantile(0.5).unwrap_or(0) as f64 / 1000.0;
-    let p99 = stats.delay_quantile(0.99).unwrap_or(0) as f64 / 1000.0;
+    let ms = |k: &str| after[k].as_u64().unwrap_or(0) as f64 / 1000.0;
+    let (p50, p99) = (ms("delay_p50_us"), ms("delay_p99_us"));
+    // The same, seen from outside: publisher's write to subscriber's socket read, in this
+    // process (so it also counts this process's own scheduling on the shared cores).
+    let e2e = |q| stats.delay_quantile(q).unwrap_or(0) as f64 / 1000.0;
     eprintln!(
-        "{name}: {connected}/{count} connected; server sent {} packets ({} dropped sending, {} dropped queueing); video slots by layer q/h/f {}; median estimate {} bit/s",
+        "{name}: {connected}/{count} connected; server sent {} packets ({} dropped sending, {} dropped queueing); video slots by layer q/h/f {}; median estimate {} bit/s; {} copies forwarded; publisher to subscriber through loopback p50 {:.2} ms, p99 {:.2} ms",
         delta("sent"),
         delta("dropped_send"),
         delta("dropped_room_full"),
         after["layers"],
         after["median_estimate"],
+        after["forwarded"],
+        e2e(0.5),
+        e2e(0.99),
     );
     Ok(format!(
         "| {name} ({count} people) | {mbps:.1} Mbit/s | {pps:.0} | {:.0} % of a core | {per_gbit:.2} | {per_core:.0} | {memory:.0} KiB | {p50:.2} / {p99:.2} ms |",

@@ -89,7 +89,13 @@ pub fn serve() -> anyhow::Result<()> {
                                 "peers": engine.peer_count(),
                                 "layers": summary.video_slots_by_layer,
                                 "median_estimate": median,
+                                "forwarded": summary.forwarded,
+                                "delay_p50_us": summary.delay_p50.map(|d| d.as_micros() as u64),
+                                "delay_p99_us": summary.delay_p99.map(|d| d.as_micros() as u64),
                             }}));
+                            if command["reset"].as_bool() == Some(true) {
+                                engine.reset_delays();
+                            }
                         }
                         _ => break,
                     }

@@ -11,6 +11,7 @@
 //! ([`speakers`]).
 
 mod assign;
+pub mod delays;
 pub mod forward;
 pub mod layers;
 mod peer;
@@ -87,6 +88,8 @@ pub struct RoomEngine {
     /// Wakes and packets since the last rate window (for the debug log).
     wakes: u64,
     packets: u64,
+    /// Arrival to hand-over of every forwarded copy.
+    delays: delays::Delays,
 }
 
 impl RoomEngine {
@@ -111,6 +114,7 @@ impl RoomEngine {
             window_start: now,
             wakes: 0,
             packets: 0,
+            delays: delays::Delays::default(),
         }
     }
 
@@ -381,10 +385,20 @@ impl RoomEngine {
         self.by_id.len()
     }
 
+    /// Starts measuring forwarding delays afresh.
+    pub fn reset_delays(&mut self) {
+        self.delays.reset();
+    }
+
     /// What the room forwards now: video slots per layer rank (q, h, f) and the subscribers'
     /// bandwidth estimates (bits per second), for logs and the load benchmark.
     pub fn summary(&self) -> Summary {
-        let mut summary = Summary::default();
+        let mut summary = Summary {
+            forwarded: self.delays.count(),
+            delay_p50: self.delays.quantile(0.5),
+            delay_p99: self.delays.quantile(0.99),
+            ..Summary::default()
+        };
         for peer in self.peers.iter().flatten() {
             for slot in &peer.video_slots {
                 if let Some((_, _, rid)) = slot.slot.current() {
@@ -403,6 +417,11 @@ impl RoomEngine {
 pub struct Summary {
     pub video_slots_by_layer: [usize; 3],
     pub estimates: Vec<u64>,
+    /// Copies forwarded since the last [`RoomEngine::reset_delays`], and how long they took
+    /// from arrival to hand-over (median, 99th percentile).
+    pub forwarded: u64,
+    pub delay_p50: Option<std::time::Duration>,
+    pub delay_p99: Option<std::time::Duration>,
 }
 
 #[cfg(test)]

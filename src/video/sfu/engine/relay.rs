@@ -22,6 +22,7 @@ impl RoomEngine {
             announce,
             sfu,
             effects,
+            delays,
             ..
         } = self;
         let now = packet.timestamp;
@@ -125,8 +126,12 @@ impl RoomEngine {
                 }
                 Ok(())
             });
-            if written.is_err() && !effects.gone.contains(&subscriber.id) {
-                effects.gone.push(subscriber.id.clone());
+            match written {
+                Ok(()) => delays.record(Instant::now().saturating_duration_since(now)),
+                Err(_) if !effects.gone.contains(&subscriber.id) => {
+                    effects.gone.push(subscriber.id.clone());
+                }
+                Err(_) => {}
             }
         }
     }
