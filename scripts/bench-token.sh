@@ -102,7 +102,15 @@ class Stream(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         sys.stderr.write(f"POST {self.path}\n")
-        self.answer(201, {"users": body.get("users", {}), "duration": "0.1ms"})
+        if "/video/call/" in self.path:
+            cid = self.path.split("?")[0].rstrip("/").split("/")[-2:]
+            data = body.get("data", {})
+            self.answer(201, {"created": True, "duration": "0.1ms", "call": {
+                "id": cid[1], "type": cid[0], "cid": ":".join(cid),
+                "custom": data.get("custom", {}),
+                "created_by": {"id": data.get("created_by_id", "")}}})
+        else:
+            self.answer(201, {"users": body.get("users", {}), "duration": "0.1ms"})
 
     def log_message(self, *args):
         pass
@@ -122,7 +130,7 @@ ORIGIN=http://$HOST:$PORT
         -u NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY -u CLERK_SECRET_KEY -u NEXT_PUBLIC_STREAM_API_KEY \
         DATA_DIR="$DATA" PORT="$PORT" BIND="$HOST" BASE_URL="$ORIGIN" \
         STREAM_API_KEY=bench-key STREAM_SECRET_KEY="bench-secret-$RANDOM$RANDOM" \
-        STREAM_BASE_URL="http://$HOST:$MOCK_PORT" STREAM_TOKEN_RATE_LIMIT=100000000 \
+        STREAM_BASE_URL="http://$HOST:$MOCK_PORT" STREAM_TOKEN_RATE_LIMIT=100000000 STREAM_RESTRICT_CALLS=false \
         RUST_LOG="${BENCH_RUST_LOG:-warn}" "$BIN"
 ) >"$OUT/token-server.log" 2>&1 &
 SERVER_PID=$!
@@ -140,7 +148,14 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -c "$JAR" -b "$JAR" \
 [[ $code == 303 ]] || die "sign-up answered $code"
 COOKIE=$(awk '$6 == "yoom_session" { print $7 }' "$JAR" | tail -n 1)
 [[ -n $COOKIE ]] || die "no session cookie"
-first=$(curl -sS -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/api/token")
+# A token is for one meeting's call: the host's own meeting.
+location=$(curl -sS -o /dev/null -w '%{redirect_url}' -H "Cookie: yoom_session=$COOKIE" \
+    -H "Origin: $ORIGIN" -H 'Sec-Fetch-Site: same-origin' \
+    --data-urlencode description=Bench "$ORIGIN/meetings/instant")
+MEETING=${location##*/meeting/}
+[[ ${#MEETING} == 36 ]] || die "no meeting was created ($location)"
+TOKEN_PATH="/api/token?meeting=$MEETING"
+first=$(curl -sS -H "Cookie: yoom_session=$COOKIE" "$ORIGIN$TOKEN_PATH")
 [[ $first == *'"token":"'* ]] || die "GET /api/token answered: $first"
 
 to_ms() {
@@ -171,11 +186,11 @@ run_wrk() {
 }
 
 # A short warm-up, so the figures are not about the first connections.
-wrk -t1 -c8 -d1s -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/api/token" >/dev/null
+wrk -t1 -c8 -d1s -H "Cookie: yoom_session=$COOKIE" "$ORIGIN$TOKEN_PATH" >/dev/null
 
 run_wrk healthz /healthz
 H=("$RPS" "$P50" "$P99" "$MAX" "$NON2XX" "$LOAD")
-run_wrk token /api/token -H "Cookie: yoom_session=$COOKIE"
+run_wrk token "$TOKEN_PATH" -H "Cookie: yoom_session=$COOKIE"
 T=("$RPS" "$P50" "$P99" "$MAX" "$NON2XX" "$LOAD")
 UPSERTS=$(grep -c '^POST /api/v2/users' "$OUT/token-mock.log" || true)
 kill -0 "$SERVER_PID" 2>/dev/null || die "the server died; see $OUT/token-server.log"

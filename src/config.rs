@@ -49,6 +49,8 @@ media server (an SFU on one UDP port, with ICE over TCP as fallback), data in ./
   STREAM_SECRET_KEY        its secret; together they switch media to Stream
   STREAM_BASE_URL          default https://video.stream-io-api.com
   STREAM_TOKEN_RATE_LIMIT  /api/token requests per person per minute (default 60)
+  STREAM_RESTRICT_CALLS    let only call members join calls of Stream's default call type, so
+                           a call token admits to its one call only (default true)
   CLERK_PUBLISHABLE_KEY    Clerk key (alias NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY); needs
   CLERK_SECRET_KEY         its secret; together they switch identity to Clerk
   CLERK_JWT_KEY            PEM public key for networkless session verification
@@ -132,6 +134,9 @@ pub struct StreamSettings {
     pub base_url: Url,
     /// `GET /api/token` requests one person may make per minute.
     pub token_requests_per_minute: u32,
+    /// Make sure Stream's `default` call type lets only call members join (the call tokens we
+    /// hand out make people members of the one call they were let into).
+    pub restrict_calls: bool,
 }
 
 /// Clerk credentials; present only when both keys are set.
@@ -316,6 +321,10 @@ impl Settings {
                         ));
                     }
                     n => n,
+                },
+                restrict_calls: match get("STREAM_RESTRICT_CALLS") {
+                    Some(v) => parse_bool("STREAM_RESTRICT_CALLS", Some(v))?,
+                    None => true,
                 },
             }),
         };

@@ -20,5 +20,7 @@ pub const MEETING_CANCEL: &str = "/meeting/{id}/cancel";
 pub const MEETING_END: &str = "/meeting/{id}/end";
 pub const MEETING_SIGNAL: &str = "/meeting/{id}/signal";
 pub const MEETING_PRESENCE: &str = "/meeting/{id}/presence";
+pub const MEETING_CHAT: &str = "/meeting/{id}/chat";
+pub const MEETING_CHAT_TEXT: &str = "/meeting/{id}/chat.txt";
 pub const API_TOKEN: &str = "/api/token";
 pub const STREAM_WEBHOOK: &str = "/webhooks/stream";

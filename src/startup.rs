@@ -76,6 +76,9 @@ impl Application {
                 );
                 let (decisions, pending) = tokio::sync::mpsc::unbounded_channel();
                 crate::video::stream::moderation::spawn(stream.clone(), pending);
+                if settings.stream.as_ref().is_some_and(|s| s.restrict_calls) {
+                    crate::video::stream::call_type::spawn(stream.clone());
+                }
                 Media::Stream {
                     rooms: crate::video::mesh::Hub::for_provider(
                         pool.clone(),

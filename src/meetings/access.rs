@@ -117,6 +117,19 @@ pub async fn decide(
     .bind(now)
     .execute(pool)
     .await?;
+    if decision == Decision::Removed {
+        // Removed people are not attendees: the meeting leaves their lists, and what was
+        // recorded or written while they were there is no longer theirs to see.
+        for table in ["attendance_span", "attendance"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from {table} where meeting_id = ? and account_id = ?"
+            )))
+            .bind(meeting_id)
+            .bind(account_id)
+            .execute(pool)
+            .await?;
+        }
+    }
     Ok(())
 }
 

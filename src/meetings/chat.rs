@@ -123,12 +123,81 @@ pub async fn delete(pool: &Pool, meeting_id: &str, seq: i64, now: i64) -> Result
     Ok(())
 }
 
-/// Number of messages a meeting has, deleted ones included (for the lists).
-pub async fn count(pool: &Pool, meeting_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from chat_message where meeting_id = ?")
-        .bind(meeting_id)
-        .fetch_one(pool)
-        .await
+/// How many messages each of these meetings has, deleted ones included (for the lists).
+pub async fn counts(
+    pool: &Pool,
+    meeting_ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+    let mut out = std::collections::HashMap::new();
+    if meeting_ids.is_empty() {
+        return Ok(out);
+    }
+    let placeholders = vec!["?"; meeting_ids.len()].join(", ");
+    // Only `?` placeholders are added, one per ID; the IDs themselves are bound.
+    let sql = format!(
+        "select meeting_id, count(*) as n from chat_message \
+         where meeting_id in ({placeholders}) group by meeting_id"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in meeting_ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(pool).await? {
+        out.insert(row.try_get("meeting_id")?, row.try_get("n")?);
+    }
+    Ok(out)
+}
+
+/// A piece of a message: plain text, or a web link (shown as a link, opened without giving
+/// the other site this page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub text: String,
+    pub link: bool,
+}
+
+/// Splits a message into text and `http(s)://` links; a sentence's closing punctuation stays
+/// outside the link.
+pub fn pieces(text: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        let end = rest[start..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |e| start + e);
+        let mut link = &rest[start..end];
+        link = link.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+        let link_end = start + link.len();
+        if start > 0 {
+            out.push(Piece {
+                text: rest[..start].to_owned(),
+                link: false,
+            });
+        }
+        if link.len() > "https://".len() {
+            out.push(Piece {
+                text: link.to_owned(),
+                link: true,
+            });
+        } else {
+            out.push(Piece {
+                text: link.to_owned(),
+                link: false,
+            });
+        }
+        rest = &rest[link_end..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece {
+            text: rest.to_owned(),
+            link: false,
+        });
+    }
+    out
 }
 
 /// The transcript as plain text: a heading, then one message per paragraph with its time
@@ -165,6 +234,24 @@ mod tests {
             Ok(2000)
         );
         assert_eq!(clean(&"é".repeat(2001)), Err(Refusal::TooLong));
+    }
+
+    #[test]
+    fn links_are_found_and_closing_punctuation_stays_text() {
+        let got = pieces("see https://example.com/a?b=1, or http://x.org.");
+        let links: Vec<&str> = got
+            .iter()
+            .filter(|p| p.link)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(links, ["https://example.com/a?b=1", "http://x.org"]);
+        let all: String = got.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(all, "see https://example.com/a?b=1, or http://x.org.");
+        assert!(
+            pieces("javascript:alert(1) and https://")
+                .iter()
+                .all(|p| !p.link)
+        );
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub fn configure_private(cfg: &mut actix_web::web::ServiceConfig) {
         .route(paths::MEETING_READY, web::get().to(meetings::ready))
         .route(paths::MEETING_ENTER, web::post().to(meetings::enter))
         .route(paths::MEETING_CALENDAR, web::get().to(meetings::calendar))
+        .route(paths::MEETING_CHAT, web::get().to(meetings::transcript))
+        .route(
+            paths::MEETING_CHAT_TEXT,
+            web::get().to(meetings::transcript_text),
+        )
         .route(paths::MEETING_CANCEL, web::post().to(meetings::cancel))
         .route(paths::MEETING_END, web::post().to(meetings::end))
         .route(paths::MEETING_SIGNAL, web::get().to(signal::signal))

@@ -53,6 +53,8 @@ pub struct Card {
     pub link: String,
     pub is_owner: bool,
     pub starts_iso: String,
+    /// Messages in the meeting's kept chat (counted for Previous only).
+    pub chat_messages: i64,
 }
 
 impl Card {
@@ -126,6 +128,16 @@ async fn list_page(
             store::previous(pool, &user.id, now, cursor.as_ref(), PAGE_SIZE).await?
         }
     };
+    let chat_counts = if kind == ListKind::Previous {
+        let ids: Vec<&str> = page
+            .meetings
+            .iter()
+            .map(|m| m.meeting.id.as_str())
+            .collect();
+        crate::meetings::chat::counts(pool, &ids).await?
+    } else {
+        Default::default()
+    };
     let cards = page
         .meetings
         .into_iter()
@@ -133,6 +145,7 @@ async fn list_page(
             link: meeting_link(settings, &listed.meeting.id),
             is_owner: listed.meeting.is_owner(&user.id),
             starts_iso: time::iso(listed.meeting.starts_at),
+            chat_messages: chat_counts.get(&listed.meeting.id).copied().unwrap_or(0),
             listed,
         })
         .collect();

@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod clerk;
 mod helpers;
+mod host_controls;
 mod join_limits;
 mod meetings;
 mod personal_room;

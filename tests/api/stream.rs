@@ -720,6 +720,7 @@ async fn recordings_are_listed_with_both_date_formats() {
         secret: SECRET.to_owned().into(),
         base_url: mock.url.parse().unwrap(),
         token_requests_per_minute: 60,
+        restrict_calls: false,
     };
     let stream = yoom::video::stream::StreamMedia::new(&settings).unwrap();
     let id = "6f1c1f1e-5d0a-4d0b-9a57-1f0b1b2b3c4d";
@@ -1295,4 +1296,44 @@ async fn presence_from_the_meeting_page_records_attendance_and_keeps_the_meeting
     // Once it is over, the page hears 410 and shows the ended notice.
     app.post_form(&format!("/meeting/{meeting}/end"), &[]).await;
     assert_eq!(post_presence(&guest.client, &app, &meeting).await, 410);
+}
+
+#[tokio::test]
+async fn at_start_only_call_members_are_let_join_calls_of_the_default_call_type() {
+    let mock = MockStream::start().await;
+    let _app = stream_app_with(&mock, &[("STREAM_RESTRICT_CALLS", "true")]).await;
+    let mut updates = Vec::new();
+    for _ in 0..60 {
+        updates = mock.requests_to("/api/v2/video/calltypes/default");
+        if updates.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(updates.len(), 2, "{:?}", mock.requests());
+    assert_server_call(&updates[0], "GET", "/api/v2/video/calltypes/default");
+    assert_eq!(updates[1].method, "PUT");
+    assert_eq!(updates[1].query, format!("api_key={API_KEY}"));
+    assert_eq!(
+        updates[1].json(),
+        json!({ "grants": {
+            "user": ["send-audio", "send-video", "screenshare"],
+            "call_member": ["join-call", "send-audio", "send-video", "screenshare"]
+        } })
+    );
+    // Already restricted: only looked at.
+    let mock = MockStream::start().await;
+    mock.script(
+        "/calltypes/default",
+        vec![Reply::status(
+            200,
+            json!({ "name": "default", "grants": {
+                "user": ["send-audio"], "call_member": ["join-call", "send-audio"] } }),
+        )],
+    );
+    let _app = stream_app_with(&mock, &[("STREAM_RESTRICT_CALLS", "true")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let seen = mock.requests_to("/calltypes/default");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "GET");
 }

@@ -180,6 +180,9 @@ impl MockStream {
             ("STREAM_API_KEY", API_KEY.to_owned()),
             ("STREAM_SECRET_KEY", SECRET.to_owned()),
             ("STREAM_BASE_URL", self.url.clone()),
+            // The call-type check at start has its own test; elsewhere it would add requests
+            // that tests counting Stream's requests do not expect.
+            ("STREAM_RESTRICT_CALLS", "false".to_owned()),
         ]
     }
 }
@@ -225,7 +228,15 @@ fn success(path: &str, body: &Value) -> Reply {
                 }
             }),
         ),
-        ["api", "v2", "video", "call", _, _, "mark_ended"]
+        [
+            "api",
+            "v2",
+            "video",
+            "call",
+            _,
+            _,
+            "mark_ended" | "kick" | "unblock" | "mute_users",
+        ]
         | [
             "api",
             "v2",
@@ -240,6 +251,19 @@ fn success(path: &str, body: &Value) -> Reply {
         ["api", "v2", "video", "call", _, _, _, "recordings", _] => {
             Reply::status(200, json!({ "duration": "1.00ms" }))
         }
+        ["api", "v2", "video", "calltypes", name] => Reply::status(
+            200,
+            json!({
+                "name": name, "duration": "1.00ms",
+                // Stream's defaults: every user may join every call.
+                "grants": {
+                    "user": ["join-call", "send-audio", "send-video", "screenshare"],
+                    "call_member": ["join-call", "send-audio", "send-video", "screenshare"],
+                    "admin": ["join-call", "end-call", "mute-users", "kick-user"]
+                },
+                "settings": {}, "notification_settings": {}
+            }),
+        ),
         ["api", "v2", "video", "call", _, _, "recordings"] => {
             Reply::status(200, json!({ "recordings": [], "duration": "1.00ms" }))
         }

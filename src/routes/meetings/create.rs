@@ -117,6 +117,8 @@ struct ScheduleModal {
     shell: Shell,
     description: String,
     when: String,
+    /// The "Waiting room" box is ticked.
+    waiting_room: bool,
     errors: ScheduleErrors,
     /// A problem with the whole form rather than one field.
     error: Option<String>,
@@ -136,6 +138,8 @@ pub async fn schedule_modal(req: HttpRequest, user: CurrentUser) -> Result<HttpR
         shell: Shell::new(user, paths::HOME),
         description: String::new(),
         when: String::new(),
+        // A scheduled meeting's link travels: by default, nobody gets in unseen.
+        waiting_room: true,
         errors: ScheduleErrors::default(),
         error: None,
     };
@@ -150,6 +154,34 @@ pub struct ScheduleForm {
     starts_at: String,
     #[serde(default)]
     tz_offset: Option<String>,
+    /// A ticked "Waiting room" box sends `on`; an unticked one sends nothing.
+    #[serde(default)]
+    waiting_room: Option<String>,
+}
+
+impl ScheduleForm {
+    fn waiting_room(&self) -> bool {
+        self.waiting_room.is_some()
+    }
+}
+
+impl ScheduleModal {
+    /// The form again, as it was sent, with what went wrong.
+    fn again(
+        user: CurrentUser,
+        form: &ScheduleForm,
+        errors: ScheduleErrors,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            shell: Shell::new(user, paths::HOME),
+            description: form.description.clone(),
+            when: form.starts_at.clone(),
+            waiting_room: form.waiting_room(),
+            errors,
+            error,
+        }
+    }
 }
 
 /// `POST /meetings/schedule`: creates the meeting and shows "Meeting Created" with its link.
@@ -178,13 +210,7 @@ pub async fn schedule(
                 .clone()
                 .or(errors.description.clone())
                 .unwrap_or_default();
-            let modal = ScheduleModal {
-                shell: Shell::new(user, paths::HOME),
-                description: form.description.clone(),
-                when: form.starts_at.clone(),
-                errors,
-                error: None,
-            };
+            let modal = ScheduleModal::again(user, &form, errors, None);
             let rendered = render_block!(is_htmx, modal, as_form);
             let mut res = html_with_status(StatusCode::UNPROCESSABLE_ENTITY, rendered)?;
             if is_htmx {
@@ -196,13 +222,12 @@ pub async fn schedule(
     if let Err(wait) = limits.meetings_created.try_hit(&user.id) {
         let is_htmx = htmx::is_htmx(req.headers());
         let message = too_many_meetings_message(wait);
-        let modal = ScheduleModal {
-            shell: Shell::new(user, paths::HOME),
-            description: form.description.clone(),
-            when: form.starts_at.clone(),
-            errors: ScheduleErrors::default(),
-            error: Some(message.clone()),
-        };
+        let modal = ScheduleModal::again(
+            user,
+            &form,
+            ScheduleErrors::default(),
+            Some(message.clone()),
+        );
         let rendered = render_block!(is_htmx, modal, as_form);
         let mut res = html_with_status(StatusCode::TOO_MANY_REQUESTS, rendered)?;
         if is_htmx {
@@ -224,13 +249,12 @@ pub async fn schedule(
         .is_err()
     {
         let is_htmx = htmx::is_htmx(req.headers());
-        let modal = ScheduleModal {
-            shell: Shell::new(user, paths::HOME),
-            description: form.description.clone(),
-            when: form.starts_at.clone(),
-            errors: ScheduleErrors::default(),
-            error: Some(CREATE_FAILED.into()),
-        };
+        let modal = ScheduleModal::again(
+            user,
+            &form,
+            ScheduleErrors::default(),
+            Some(CREATE_FAILED.into()),
+        );
         let rendered = render_block!(is_htmx, modal, as_form);
         let mut res = html_with_status(StatusCode::SERVICE_UNAVAILABLE, rendered)?;
         if is_htmx {
@@ -238,7 +262,9 @@ pub async fn schedule(
         }
         return Ok(res);
     }
-    tracing::info!(meeting = %meeting.id, owner = %user.id, "meeting scheduled");
+    crate::meetings::access::save_settings(&pool, &meeting.id, form.waiting_room(), false, now)
+        .await?;
+    tracing::info!(meeting = %meeting.id, owner = %user.id, waiting_room = form.waiting_room(), "meeting scheduled");
     let link = meeting_link(&settings, &meeting.id);
     let modal = ScheduledModal {
         shell: Shell::new(user, paths::HOME),

@@ -2,11 +2,13 @@
 //! and the `/meeting/{id}` gate. One file per family; what they share is here.
 
 mod actions;
+mod chat;
 mod create;
 mod gate;
 mod join;
 
 pub use actions::{calendar, cancel, end, presence};
+pub use chat::{transcript, transcript_text};
 pub use create::{create_instant, instant_modal, schedule, schedule_modal};
 pub use gate::{enter, meeting_page, ready};
 pub use join::{join, join_modal};

@@ -254,6 +254,9 @@ pub struct WaitingInfo {
     pub user_id: String,
     pub name: String,
     pub image: Option<String>,
+    /// Turned away a moment ago and knocking again: listed, without a toast or announcement.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quiet: bool,
 }
 
 /// Someone the host removed (they may be let back).

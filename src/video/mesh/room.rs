@@ -31,6 +31,9 @@ const PRESENCE_REFRESH: Duration = Duration::from_secs(20);
 pub const MAX_CONNECTIONS_PER_ACCOUNT: usize = 2;
 /// People waiting to be let in at once; more are told the meeting is full.
 pub const MAX_WAITING: usize = 50;
+/// Someone the host turned away who knocks again within this long waits quietly: listed for
+/// the host, but without a toast or an announcement, so nobody can keep interrupting the call.
+pub const QUIET_KNOCK_AFTER_DENIAL: Duration = Duration::from_secs(60);
 
 const NO_MEDIA_SERVER: &str = "This meeting does not use the media server.";
 
@@ -93,6 +96,8 @@ struct Room {
     /// Who waits for the host, by peer ID, and in the order they knocked.
     waiting: HashMap<String, Participant>,
     waiting_order: Vec<String>,
+    /// Accounts the host turned away, and when (see [`QUIET_KNOCK_AFTER_DENIAL`]).
+    denied: HashMap<String, std::time::Instant>,
     /// The host's settings and decisions.
     access: Access,
     chat: ChatState,
@@ -137,6 +142,7 @@ pub async fn run(
         peers: HashMap::new(),
         waiting: HashMap::new(),
         waiting_order: Vec::new(),
+        denied: HashMap::new(),
         access,
         chat,
         state: None,
@@ -268,6 +274,8 @@ impl Room {
         }
         self.state.get_or_insert(snapshot);
         if self.access.waiting_room && !known {
+            self.denied
+                .retain(|_, at| at.elapsed() < QUIET_KNOCK_AFTER_DENIAL);
             if self.waiting.len() >= MAX_WAITING {
                 return Err(JoinRefused::Full);
             }
@@ -278,6 +286,7 @@ impl Room {
                     user_id: info.user_id.clone(),
                     name: info.name.clone(),
                     image: info.image.clone(),
+                    quiet: self.denied.contains_key(&info.user_id),
                 },
             };
             self.waiting.insert(id.clone(), participant);
@@ -588,6 +597,7 @@ mod tests {
             peers: HashMap::new(),
             waiting: HashMap::new(),
             waiting_order: Vec::new(),
+            denied: HashMap::new(),
             access: Access::default(),
             chat: ChatState::default(),
             writes,

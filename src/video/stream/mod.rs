@@ -4,6 +4,7 @@
 //! The database stays the system of record; Stream is told about meetings (created, ended) and
 //! tells us about attendance and recordings by webhook.
 
+pub mod call_type;
 pub mod client;
 pub mod deliveries;
 pub mod moderation;
@@ -316,6 +317,7 @@ mod tests {
             secret: SecretString::from("secret456-unique"),
             base_url: Url::parse("http://127.0.0.1:9/").unwrap(),
             token_requests_per_minute: 60,
+            restrict_calls: false,
         })
         .unwrap()
     }

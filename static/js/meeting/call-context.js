@@ -28,7 +28,8 @@ export const cloud = new CloudRecording({ meetingId: config.meetingId });
 
 /**
  * The call as it is now: the adapter (null when not in a call), the page's parts (set by
- * room.js at start), my recorder while I record, and a few flags. `refresh` and
+ * room.js at start: the chat panel, and the host's controls for the host only), my recorder
+ * while I record, and a few flags. `refresh` and
  * `renderRecording` redraw; room.js and recording-control.js fill them in.
  */
 export const call = {
@@ -39,6 +40,8 @@ export const call = {
   stats: null,
   detector: null,
   controls: null,
+  chat: null,
+  host: null,
   recorder: null,
   spotlightKey: null,
   reconnecting: false,

@@ -1,9 +1,11 @@
 // The mesh media adapter: one RTCPeerConnection per remote participant, signalled over the
-// server's WebSocket (docs/signalling.md). The UI (room.js) talks to any adapter only through
-// this surface, so a hosted one (stream.js) can stand in:
+// meeting room's WebSocket (docs/signalling.md; the room itself, its waiting room, host controls
+// and chat are room-adapter.js and room-socket.js). The UI (room.js) talks to any adapter only
+// through this surface, so a hosted one (stream.js) can stand in:
 //
 //   new Adapter({meetingId, self: {id, name, image}, iceServers?})
 //   await join({stream, audio, video})   → {you, owner, maxParticipants}; rejects with Error{code}
+//                                          (pending while I wait to be let in; see room-adapter.js)
 //   setMediaState({audio, video, screen}) · replaceVideoTrack(t|null) · replaceAudioTrack(t|null)
 //   sendReaction(emoji) · setHandRaised(bool) · leave() · peerConnections() · selfId
 //   events (CustomEvent detail): participant-joined/-updated {participant}, participant-left {id},
@@ -11,145 +13,62 @@
 //   recording {active, name} (a recording of this call started or stopped; name: who started
 //   it, "" when not known), recording-permission {allowed} (the host lets everyone record).
 //   Both also come once per (re)join, from the server's welcome, before join() resolves.
+//   The room's events and methods (waiting, chat, the host's controls) are room-adapter.js's.
 //
 // Events only ever describe remote participants (the UI shows its own state itself), except
 // the recording ones, which are about the call.
 
-const PING_MS = 5000;
-const STALE_MS = 15000; // three missed pongs: the socket is dead even if it has not closed
-const WELCOME_TIMEOUT_MS = 15000;
-const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 8000;
-const GIVE_UP_MS = 120000;
-const FATAL = new Set(["room_full", "too_many_connections", "ended", "forbidden"]);
+import { RoomAdapter } from "./room-adapter.js";
 
-function joinError(code, message) {
-  return Object.assign(new Error(message), { code });
-}
-
-export class MeshAdapter extends EventTarget {
+export class MeshAdapter extends RoomAdapter {
   constructor({ meetingId, self, iceServers = [] }) {
-    super();
-    this.meetingId = meetingId;
+    super(meetingId);
     this.self = self;
     this.iceServers = iceServers;
-    this.you = null;
-    this.formerIds = new Set(); // my ids from before a reconnect: never a peer of mine
     this.peers = new Map();
     this.tracks = { audio: null, video: null };
     // All my senders share this stream id, so each peer gets my audio and video as one stream.
     this.outStream = new MediaStream();
-    this.state = { audio: false, video: false, screen: false, hand: false };
-    this.phase = "idle"; // idle | joining | joined | reconnecting | closed
+    this.phase = "idle"; // idle | joining | joined | closed
     this.collisions = 0; // offers that crossed one of mine (glare), for the console and tests
-    this.onOnline = () => this.phase === "reconnecting" && this.reconnectNow();
   }
 
   get selfId() {
-    return this.you;
+    return this.room.you;
+  }
+
+  get you() {
+    return this.room.you;
   }
 
   peerConnections() {
     return new Map([...this.peers].map(([id, p]) => [id, p.pc]));
   }
 
-  join({ stream = null, audio = false, video = false } = {}) {
+  async join({ stream = null, audio = false, video = false } = {}) {
     this.tracks.audio = stream?.getAudioTracks()[0] ?? null;
     this.tracks.video = stream?.getVideoTracks()[0] ?? null;
     Object.assign(this.state, { audio, video });
     this.phase = "joining";
-    window.addEventListener("online", this.onOnline);
-    return new Promise((resolve, reject) => {
-      this.pendingJoin = { resolve, reject };
-      this.connect();
-    });
-  }
-
-  // ---- Socket ---------------------------------------------------------------------------
-
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/meeting/${this.meetingId}/signal`);
-    this.ws = ws;
-    this.welcomed = false;
-    ws.onopen = () => {
-      this.lastHeard = Date.now();
-      this.send({ type: "join", audio: this.state.audio, video: this.state.video });
-      this.welcomeTimer = setTimeout(() => this.dropSocket(), WELCOME_TIMEOUT_MS);
-    };
-    ws.onmessage = (e) => {
-      this.lastHeard = Date.now();
-      let msg;
-      try {
-        msg = JSON.parse(e.data);
-      } catch {
-        return;
-      }
-      this.handle(msg);
-    };
-    ws.onclose = () => {
-      if (ws === this.ws) this.socketClosed();
-    };
-  }
-
-  // Closing a dead socket can wait long for its handshake; detach first, then carry on.
-  dropSocket() {
-    const ws = this.ws;
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = null;
     try {
-      ws.close();
-    } catch {
-      // Already closed.
+      await this.joinRoom();
+    } catch (error) {
+      this.close();
+      throw error;
     }
-    this.socketClosed();
-  }
-
-  socketClosed() {
-    this.ws = null;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.welcomeTimer);
-    if (this.phase === "closed") return;
-    if (this.pendingJoin) {
-      // Refused during the upgrade (401/403/404/410) or the network is down: no reason given.
-      this.failJoin(joinError("connect_failed", "Could not connect to the meeting."));
-      return;
-    }
-    if (this.phase !== "reconnecting") {
-      this.phase = "reconnecting";
-      this.reconnectStarted = Date.now();
-      this.backoff = BACKOFF_FIRST_MS;
-      this.emit("connection", { state: "reconnecting" });
-    }
-    if (Date.now() - this.reconnectStarted > GIVE_UP_MS) {
-      this.fail("connection_lost", "Lost the connection to the meeting.");
-      return;
-    }
-    this.reconnectTimer = setTimeout(() => this.connect(), this.backoff);
-    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
-  }
-
-  reconnectNow() {
-    clearTimeout(this.reconnectTimer);
-    if (!this.ws) this.connect();
+    return { you: this.you, owner: this.owner, maxParticipants: this.maxParticipants };
   }
 
   send(msg) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-  }
-
-  emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    this.room.sendInside(msg);
   }
 
   // ---- Messages -------------------------------------------------------------------------
 
-  handle(msg) {
+  mediaMessage(msg) {
     switch (msg.type) {
-      case "welcome":
-        return this.welcome(msg);
       case "peer-joined":
-        if (!this.formerIds.has(msg.peer.id)) this.addPeer(msg.peer, false);
+        if (!this.room.formerIds.has(msg.peer.id)) this.addPeer(msg.peer, false);
         return;
       case "peer-left":
         return this.removePeer(msg.id);
@@ -174,81 +93,33 @@ export class MeshAdapter extends EventTarget {
         return this.emit("participant-updated", { participant: { ...peer.info } });
       }
       case "reaction":
-        if (msg.id !== this.you && !this.formerIds.has(msg.id)) this.emit("reaction", { id: msg.id, emoji: msg.emoji });
+        if (msg.id !== this.you && !this.room.formerIds.has(msg.id)) this.emit("reaction", { id: msg.id, emoji: msg.emoji });
         return;
       case "recording":
         return this.emit("recording", { active: !!msg.active, name: typeof msg.name === "string" ? msg.name : "" });
       case "recording-permission":
         return this.emit("recording-permission", { allowed: !!msg.allowed });
-      case "ended":
-        this.close();
-        return this.emit("ended", {});
-      case "error":
-        return this.serverError(msg);
       default:
-        return; // pong, and anything newer than this client
+        return; // anything newer than this client
     }
   }
 
-  welcome(msg) {
-    clearTimeout(this.welcomeTimer);
-    if (this.you) this.formerIds.add(this.you);
-    this.you = msg.you;
+  welcomed(msg, rejoined) {
     if (Array.isArray(msg.iceServers) && msg.iceServers.length) this.iceServers = msg.iceServers;
-    this.owner = !!msg.owner;
     this.maxParticipants = msg.maxParticipants;
     // My new id means new connections everywhere; the old ones kept media flowing until now.
     for (const id of [...this.peers.keys()]) this.removePeer(id);
-    const rejoined = this.phase === "reconnecting";
     this.phase = "joined";
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > STALE_MS) return this.dropSocket();
-      this.send({ type: "ping" });
-    }, PING_MS);
     // Newcomers offer; those already in wait for the offer, so no pair ever starts in glare.
     for (const peer of msg.peers || []) {
-      if (!this.formerIds.has(peer.id)) this.addPeer(peer, true);
+      if (!this.room.formerIds.has(peer.id)) this.addPeer(peer, true);
     }
     // The welcome says whether a recording runs now, and who started it when known.
     if ("recordingAllowed" in msg) this.emit("recording-permission", { allowed: !!msg.recordingAllowed });
     if ("recording" in msg) {
       this.emit("recording", { active: !!msg.recording, name: typeof msg.recordingBy === "string" ? msg.recordingBy : "" });
     }
-    if (rejoined) {
-      if (this.state.screen) this.setMediaState(this.state);
-      if (this.state.hand) this.send({ type: "hand", raised: true });
-      this.emit("connection", { state: "connected" });
-    }
-    if (this.pendingJoin) {
-      this.pendingJoin.resolve({ you: this.you, owner: this.owner, maxParticipants: this.maxParticipants });
-      this.pendingJoin = null;
-    }
-  }
-
-  serverError(msg) {
-    if (!FATAL.has(msg.code)) {
-      console.warn("signalling:", msg.code, msg.message);
-      return;
-    }
-    if (this.pendingJoin) return this.failJoin(joinError(msg.code, msg.message));
-    if (msg.code === "ended") {
-      this.close();
-      return this.emit("ended", {});
-    }
-    this.fail(msg.code, msg.message);
-  }
-
-  failJoin(error) {
-    const pending = this.pendingJoin;
-    this.pendingJoin = null;
-    this.close();
-    pending?.reject(error);
-  }
-
-  fail(code, message) {
-    this.close();
-    this.emit("error", { code, message });
+    if (rejoined && this.state.screen) this.setMediaState(this.state);
   }
 
   // ---- Peers ----------------------------------------------------------------------------
@@ -413,25 +284,10 @@ export class MeshAdapter extends EventTarget {
     this.send({ type: "hand", raised: this.state.hand });
   }
 
-  leave() {
-    if (this.phase === "closed") return;
-    this.send({ type: "leave" });
-    this.close();
-  }
-
   close() {
     this.phase = "closed";
-    clearInterval(this.pingTimer);
-    clearTimeout(this.welcomeTimer);
-    clearTimeout(this.reconnectTimer);
-    window.removeEventListener("online", this.onOnline);
     for (const id of [...this.peers.keys()]) this.removePeer(id);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      ws.close(1000);
-    }
+    super.close();
   }
 }
 

@@ -2,8 +2,12 @@
 // (mesh.js or stream.js) chosen by the server in data-adapter; this file never touches
 // signalling. Adapters may offer optional hooks (bindVideo, setAudioOutput, statsRows; see the
 // top of stream.js) that this file uses when they are there. The page's shared state lives in
-// call-context.js; my own media in local-media.js; recording in recording-control.js.
+// call-context.js; my own media in local-media.js; recording in recording-control.js; the
+// waiting screen and the ways in in entry.js; the room's chat and host controls in room-controls.js,
+// chat.js and host-controls.js.
 
+import { ChatPanel } from "./chat.js";
+import { HostControls } from "./host-controls.js";
 import { SpeakerDetector } from "./levels.js";
 import { stopStream } from "./media.js";
 import { ParticipantsPanel } from "./participants.js";
@@ -11,6 +15,8 @@ import { Setup } from "./setup.js";
 import { StatsPanel } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { bindControls } from "./controls.js";
+import { listenRoom } from "./room-controls.js";
+import { describeFailure, diagnose, enterRoom, hideWaiting, showWaiting } from "./entry.js";
 import { $, announce, call, cloud, config, local, people, rec, remoteAudio, root, setCallState, toast, trackOf } from "./call-context.js";
 import { react, recheckDevices, setHand, showLocalVideo, state, toggle, toggleScreen, watchTrack } from "./local-media.js";
 import {
@@ -58,10 +64,14 @@ async function join() {
   } catch {
     return failed({ code: "load_failed", message: "Could not load the meeting. Check your connection and try again." });
   }
-  listen(call.adapter);
+  const adapter = call.adapter;
+  listen(adapter);
+  window.yoomCall = { adapter, localStream: () => local.stream, recorder: recorderApi };
   try {
-    await call.adapter.join({ stream: local.stream, audio: local.audio, video: local.video });
+    // Pending while the host keeps me in the waiting room (the adapter says "waiting").
+    await adapter.join({ stream: local.stream, audio: local.audio, video: local.video });
   } catch (error) {
+    if (adapter !== call.adapter) return; // I left while waiting
     return failed(error.code === "connect_failed" ? (await diagnose()) ?? error : error);
   } finally {
     call.joining = false;
@@ -69,29 +79,8 @@ async function join() {
   enterCall();
 }
 
-// A personal room's page is looked at without changing anything; its session (a meeting, and
-// a call at a hosted provider) is opened only now, when someone joins.
-async function enterRoom() {
-  if (config.meetingId || !config.roomId) return;
-  let res;
-  try {
-    res = await fetch(`/meeting/${encodeURIComponent(config.roomId)}/enter`, {
-      method: "POST",
-      headers: { Accept: "application/json" },
-    });
-  } catch {
-    throw { code: "unreachable", message: "Could not reach the server. Check your connection and try again." };
-  }
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok || !body.meetingId) {
-    throw { code: res.status === 404 ? "not_found" : "enter_failed", message: body.error?.message || "The meeting room could not be opened." };
-  }
-  config.meetingId = body.meetingId;
-  cloud.meetingId = body.meetingId;
-  root.dataset.meetingId = body.meetingId;
-}
-
 function enterCall() {
+  hideWaiting();
   call.setup.hide();
   $("call").hidden = false;
   const me = {
@@ -112,6 +101,7 @@ function enterCall() {
   $("toggle-mic").focus();
   // Whoever joins a call being recorded is told so, not only shown the indicator.
   if (rec.active && !call.recorder) toast("This call is being recorded.");
+  call.host?.entered();
 }
 
 function listen(a) {
@@ -173,26 +163,12 @@ function listen(a) {
     }
   });
   listenRecording(on);
+  on("waiting", () => {
+    if (!people.has("local")) showWaiting();
+  });
+  listenRoom(on);
   on("ended", () => showEnded());
   on("error", (detail) => failed(detail));
-}
-
-/**
- * Why the socket was refused, read from the meeting page's status (a browser never sees the
- * status of a refused WebSocket upgrade). Null when the page looks fine.
- */
-async function diagnose() {
-  try {
-    const res = await fetch(`/meeting/${encodeURIComponent(config.meetingId)}`, { cache: "no-store" });
-    if (res.status === 410) return { code: "ended" };
-    if (res.status === 404) return { code: "not_found", message: "This meeting no longer exists." };
-    if (res.redirected && new URL(res.url).pathname.startsWith("/sign-in")) {
-      return { code: "signed_out", message: "You were signed out. Sign in again, then rejoin." };
-    }
-  } catch {
-    // Offline: the caller's own message says enough.
-  }
-  return null;
 }
 
 // A long outage may hide the end of the meeting: check now and then while reconnecting.
@@ -212,16 +188,10 @@ function failed({ code, message }) {
   call.joining = false;
   teardown();
   if (code === "ended") return showEnded();
-  const full = code === "room_full";
-  $("call-error-title").textContent = full
-    ? "This meeting is full"
-    : code === "unreachable"
-      ? "Cannot reach the video service"
-      : "Could not join the meeting";
-  $("call-error-message").textContent = full
-    ? `This meeting is full (${config.maxParticipants} people). Try again later.`
-    : message || "Something went wrong.";
-  $("retry-button").hidden = full || ["forbidden", "not_found", "signed_out"].includes(code);
+  const notice = describeFailure({ code, message });
+  $("call-error-title").textContent = notice.title;
+  $("call-error-message").textContent = notice.message;
+  $("retry-button").hidden = !notice.retry;
   $("call-error").hidden = false;
   setCallState("error");
   $("call-error-title").focus();
@@ -279,6 +249,9 @@ function teardown() {
   people.clear();
   remoteAudio.clear();
   call.controls?.closeMenus();
+  call.chat?.reset();
+  call.host?.reset();
+  hideWaiting();
   renderRecording();
   navigator.mediaDevices?.removeEventListener?.("devicechange", recheckDevices);
   call.setup?.hide();
@@ -349,7 +322,19 @@ function start() {
   cloud.addEventListener("timeout", cloudTimedOut);
   call.setup = new Setup();
   call.stage = new Stage();
-  call.panel = new ParticipantsPanel();
+  call.host = config.owner ? new HostControls() : null;
+  call.panel = new ParticipantsPanel({
+    host: config.owner,
+    onMute: (person) => call.host?.mute(person),
+    onRemove: (person) => call.host?.remove(person),
+  });
+  call.chat = new ChatPanel({
+    selfId: config.self.id,
+    host: config.owner,
+    send: (text) => !!call.adapter?.sendChat(text),
+    remove: (seq) => !!call.adapter?.deleteChat(seq),
+    announce,
+  });
   call.detector = new SpeakerDetector();
   call.detector.addEventListener("change", ({ detail: { key } }) => {
     call.stage.setSpeaking(key);
@@ -379,6 +364,7 @@ function start() {
   });
   $("join-button").addEventListener("click", join);
   $("retry-button").addEventListener("click", retry);
+  $("waiting-leave").addEventListener("click", leave);
   addEventListener("pagehide", () => {
     call.recorder?.abandon();
     stopDevices();

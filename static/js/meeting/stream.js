@@ -1,7 +1,11 @@
 // The Stream Video adapter: the surface mesh.js documents at its top, on Stream's SFU through
 // the vendored @stream-io/video-client bundle (static/vendor/stream/, served from our origin).
-// The server hands out one-hour user tokens at GET /api/token and keeps calls in step with
-// meetings (created, ended); this file never sees the API secret.
+// The meeting room (room-adapter.js) is the door: the page joins it first, waits there when
+// the host keeps a waiting room, and only once let in asks our server for a call token
+// (GET /api/token?meeting=, one hour, for this meeting's call only) and joins Stream's call.
+// The room stays open for the whole call (chat, the host's controls, raised hands), and
+// records who attends. The server keeps calls in step with meetings (created, ended) and
+// enforces the host's mute and remove at Stream; this file never sees the API secret.
 //
 // room.js keeps owning the camera, microphone and screen: the tracks it hands over are
 // published with call.publish(), so the device pickers, "join with mic and camera off" and the
@@ -20,16 +24,20 @@
 //                                runs comes from Stream's call state, as "recording" events
 //   canRecordInCloud()           whether Stream gives me the start-record-call capability
 // and two more events: audio {id, stream}, a remote participant's audio for the speaker meter;
-// capabilities {}, my capabilities in the call changed.
+// capabilities {}, my capabilities in the call changed. Raised hands go through the room, as
+// on the mesh.
 //
-// Beside it: stream-people.js describes remote participants, stream-media.js binds their
-// video and audio elements, stream-stats.js turns the SDK's stats reports into the stats
-// panel's rows, stream-failures.js words failures.
+// Beside it: stream-call.js listens to the call's state and events, stream-people.js
+// describes remote participants, stream-media.js binds their video and audio elements,
+// stream-stats.js turns the SDK's stats reports into the stats panel's rows,
+// stream-failures.js words failures.
 
+import { RoomAdapter } from "./room-adapter.js";
+import { listenToCall } from "./stream-call.js";
 import { StreamBindings } from "./stream-media.js";
 import { changed, participantOf } from "./stream-people.js";
 import { statsRows } from "./stream-stats.js";
-import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
+import { describeFailure, isJoinError, joinError, withTimeout } from "./stream-failures.js";
 
 /**
  * What the vendored bundle exports (the entry in scripts/vendor-stream.sh), typed by the
@@ -43,6 +51,8 @@ import { CONNECTION_LOST, REMOVED, describeFailure, isJoinError, joinError, with
 /** @typedef {import("./stream-failures.js").JoinError} JoinError */
 /** @typedef {import("./stream-stats.js").StatsRow} StatsRow */
 /** @typedef {import("./stream-people.js").Participant} Participant */
+/** @typedef {import("./room-socket.js").ServerMessage} ServerMessage */
+/** @typedef {import("./room-adapter.js").RoomPeer} RoomPeer */
 /** @typedef {{ id: string, name: string, image?: string | null }} Self */
 /** @typedef {"audio" | "video" | "screen"} Kind */
 
@@ -55,12 +65,8 @@ const CALL_TYPE = "default";
 // page says the video service cannot be reached, instead of spinning forever.
 const CONNECT_TIMEOUT_MS = 12000;
 const JOIN_TIMEOUT_MS = 15000;
-const HAND_EVENT = "yoom.hand";
 const RECORD_CAPABILITY = "start-record-call";
 const ANNOUNCED = new Set(["recording", "recording-permission"]);
-// Media does not pass through our server, so the page tells it "I am here" this often (the
-// server counts someone present for a minute after the last word).
-const PRESENCE_MS = 25000;
 
 /** @type {Promise<StreamSdk> | null} */
 let sdkPromise = null;
@@ -82,11 +88,10 @@ function isScreen(track) {
   return !!track && (track.contentHint === "detail" || !!track.getSettings?.().displaySurface);
 }
 
-export class StreamAdapter extends EventTarget {
+export class StreamAdapter extends RoomAdapter {
   /** @param {{ meetingId: string, self: Self }} options */
   constructor({ meetingId, self }) {
-    super();
-    this.meetingId = meetingId;
+    super(meetingId);
     this.self = self;
     // The host is whoever our server says (the meeting's owner), not the call's creator.
     this.hostId = root?.dataset.hostId || null;
@@ -102,7 +107,6 @@ export class StreamAdapter extends EventTarget {
     this.phase = "idle";
     /** @type {{ audio: MediaStreamTrack | null, video: MediaStreamTrack | null }} */
     this.tracks = { audio: null, video: null };
-    this.state = { audio: false, video: false, screen: false, hand: false };
     /** @type {Record<Kind, MediaStreamTrack | null>} */
     this.published = { audio: null, video: null, screen: null }; // track published per type
     /** @type {Promise<void>} */
@@ -110,7 +114,8 @@ export class StreamAdapter extends EventTarget {
     /** @type {Map<string, Participant>} */
     this.remote = new Map(); // by session ID
     /** @type {Map<string, boolean>} */
-    this.hands = new Map(); // user ID → raised
+    this.hands = new Map(); // user ID → raised, as the room says
+    this.maxParticipants = 0;
     /** @type {Map<string, Record<string, unknown>>} */
     this.announced = new Map(); // type → detail I announced last (repeated to newcomers)
     this.cloudRecording = false; // Stream's call state: is the call being recorded
@@ -128,8 +133,6 @@ export class StreamAdapter extends EventTarget {
     this.lastReport = null;
     /** @type {JoinError | null} */
     this.tokenError = null;
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.presenceTimer = undefined;
   }
 
   /** Left, or given up: leave() and failures may close the adapter during any await. */
@@ -189,7 +192,15 @@ export class StreamAdapter extends EventTarget {
     this.tracks.video = stream?.getVideoTracks()[0] ?? null;
     Object.assign(this.state, { audio, video });
     this.phase = "joining";
+    // The room first: no call token for someone still waiting, or turned away.
     try {
+      await this.joinRoom();
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    try {
+      if (this.closed) throw joinError("closed", "Left before joining.");
       this.sdk = await loadSdk().catch(() => {
         throw joinError("load_failed", "Could not load the video client. Check your connection and try again.");
       });
@@ -220,9 +231,7 @@ export class StreamAdapter extends EventTarget {
       this.phase = "joined";
       this.sync();
       this.syncParticipants(this.call.state.participants);
-      this.presence();
-      this.presenceTimer = setInterval(() => this.presence(), PRESENCE_MS);
-      return { you: this.selfId, owner: this.ownerId() === this.self.id, maxParticipants: 0 };
+      return { you: this.selfId, owner: this.owner, maxParticipants: this.maxParticipants };
     } catch (error) {
       if (!isJoinError(error)) console.warn("stream: join failed", error);
       this.close();
@@ -232,120 +241,14 @@ export class StreamAdapter extends EventTarget {
     }
   }
 
-  /** Tells our server I am in the call; a meeting it says is over has ended for me too. */
-  async presence() {
-    try {
-      const res = await fetch(`/meeting/${encodeURIComponent(this.meetingId)}/presence`, {
-        method: "POST",
-        headers: { Accept: "application/json" },
-      });
-      if (res.status === 410 && this.phase !== "closed") this.end();
-    } catch {
-      // Offline for a moment: the next beat will tell.
-    }
-  }
-
   /** @returns {string | null} */
   ownerId() {
     return this.hostId;
   }
 
+  /** Listens to the call (stream-call.js). */
   listen() {
-    const call = this.call;
-    const sdk = this.sdk;
-    if (!call || !sdk) return;
-    const { CallingState } = sdk;
-    /**
-     * @template T
-     * @param {{ subscribe(next: (value: T) => void): { unsubscribe(): void } }} observable
-     * @param {(value: T) => void} fn
-     */
-    const sub = (observable, fn) => this.subscriptions.push(observable.subscribe(fn));
-    sub(call.state.participants$, (list) => this.phase !== "closed" && this.syncParticipants(list));
-    sub(call.state.callStatsReport$, (report) => report && this.readStats(report));
-    sub(call.state.recording$, (recording) => {
-      if (this.phase === "closed" || !!recording === this.cloudRecording) return;
-      this.cloudRecording = !!recording;
-      if (!recording) this.recordingName = "";
-      this.emit("recording", { active: this.cloudRecording, name: this.recordingName });
-    });
-    sub(call.state.ownCapabilities$, () => this.phase !== "closed" && this.emit("capabilities", {}));
-    // The SDK also leaves the call by itself (LEFT, never through RECONNECTING_FAILED): when
-    // the call ends, when I am removed or blocked, and when reconnecting gives up. What it
-    // heard before says which. (Leaving on purpose unsubscribes before the SDK gets there.)
-    let removed = false;
-    let wasJoined = false;
-    sub(call.state.callingState$, (state) => {
-      if (this.phase === "closed") return;
-      if (state === CallingState.JOINED) {
-        if (this.phase === "reconnecting") {
-          // A rejoin or SFU migration starts a new publisher: publish everything again.
-          this.published = { audio: null, video: null, screen: null };
-          this.phase = "joined";
-          this.sync();
-          if (this.state.hand) this.sendHand(true);
-          this.emit("connection", { state: "connected" });
-        }
-        wasJoined = true;
-      } else if ([CallingState.RECONNECTING, CallingState.MIGRATING, CallingState.OFFLINE].includes(state)) {
-        if (wasJoined && this.phase === "joined") {
-          this.phase = "reconnecting";
-          this.emit("connection", { state: "reconnecting" });
-        }
-      } else if (state === CallingState.RECONNECTING_FAILED) {
-        this.fail("connection_lost", CONNECTION_LOST);
-      } else if (state === CallingState.LEFT && (this.phase === "joined" || this.phase === "reconnecting")) {
-        // Kicked through the SFU, the SDK marks the call ended too: being removed comes first.
-        if (removed || call.state.blockedUserIds?.includes(this.self.id)) {
-          this.fail("forbidden", REMOVED);
-        } else if (call.state.endedAt) {
-          this.end();
-        } else {
-          this.fail("connection_lost", CONNECTION_LOST);
-        }
-      }
-    });
-    /** @type {Call["on"]} */
-    const on = (type, fn) => {
-      const off = call.on(type, fn);
-      this.offs.push(off);
-      return off;
-    };
-    on("call.ended", () => {
-      if (this.phase !== "closed") this.end();
-    });
-    // The SFU's word that the call is over for me (the SDK then leaves), and the
-    // coordinator's that I was removed or blocked.
-    on("callEnded", (e) => {
-      if (e.reason === sdk.SfuModels.CallEndedReason.KICKED) removed = true;
-    });
-    on("call.kicked_user", (e) => {
-      if (e.user?.id === this.self.id) removed = true;
-    });
-    on("call.blocked_user", (e) => {
-      if (e.user?.id === this.self.id) removed = true;
-    });
-    on("call.reaction_new", (e) => {
-      const emoji = e.reaction?.custom?.emoji ?? e.reaction?.emoji_code;
-      const id = this.sessionOf(e.reaction?.user?.id);
-      if (emoji && id) this.emit("reaction", { id, emoji });
-    });
-    on("custom", (e) => {
-      const custom = e.custom ?? {};
-      const from = e.user?.id;
-      if (!from || from === this.self.id) return;
-      if (custom.type === HAND_EVENT) {
-        this.hands.set(from, !!custom.raised);
-        this.syncParticipants(call.state.participants);
-      } else if (custom.type === "yoom.recording") {
-        // Stream says whether the call is recorded; the page that started it says who did.
-        this.recordingName = custom.active && typeof custom.name === "string" ? custom.name : "";
-        if (this.cloudRecording && this.recordingName) this.emit("recording", { active: true, name: this.recordingName });
-      } else if (custom.type === "yoom.recording-permission" && from === this.ownerId()) {
-        // Only the host decides; the server checks it again when someone starts recording.
-        this.emit("recording-permission", { allowed: !!custom.allowed });
-      }
-    });
+    listenToCall(this);
   }
 
   /**
@@ -374,9 +277,7 @@ export class StreamAdapter extends EventTarget {
       if (!before) {
         this.media.bindAudio(info.id);
         this.emit("participant-joined", { participant: { ...info } });
-        // Hands raised, recordings running and permissions given before someone arrived are
-        // news to them.
-        if (this.state.hand) this.sendHand(true);
+        // Recordings running and permissions given before someone arrived are news to them.
         for (const [type, detail] of this.announced) this.sendAnnouncement(type, detail);
       } else if (changed(before, info)) {
         if (before.screen !== info.screen) this.media.rebindVideo(info.id);
@@ -494,14 +395,51 @@ export class StreamAdapter extends EventTarget {
   }
 
   /** @param {boolean} raised */
-  sendHand(raised) {
-    this.call?.sendCustomEvent({ type: HAND_EVENT, raised }).catch((e) => console.warn("stream: hand", e));
-  }
-
-  /** @param {boolean} raised */
   setHandRaised(raised) {
     this.state.hand = !!raised;
-    this.sendHand(this.state.hand);
+    this.room.sendInside({ type: "hand", raised: this.state.hand });
+  }
+
+  // ---- The room ---------------------------------------------------------------------------
+
+  /**
+   * Hands raised before I came, and whether I am the host.
+   * @override
+   * @param {ServerMessage} msg
+   */
+  welcomed(msg) {
+    this.maxParticipants = Number(msg.maxParticipants) || 0;
+    /** @type {RoomPeer[]} */
+    const peers = Array.isArray(msg.peers) ? msg.peers : [];
+    this.hands = new Map(peers.map((p) => [p.userId, !!p.hand]));
+    if (this.call) this.syncParticipants(this.call.state.participants);
+  }
+
+  /**
+   * Raised hands; the rest of what the room says about people, Stream says too.
+   * @override
+   * @param {ServerMessage} msg
+   */
+  mediaMessage(msg) {
+    if (msg.type === "peer-joined" && msg.peer?.userId) {
+      this.hands.set(msg.peer.userId, !!msg.peer.hand);
+    } else if (msg.type === "hand") {
+      const peer = this.roomPeers.get(msg.id);
+      if (!peer) return;
+      this.hands.set(peer.userId, !!msg.raised);
+    } else {
+      return;
+    }
+    if (this.call && this.phase !== "closed") this.syncParticipants(this.call.state.participants);
+  }
+
+  /**
+   * The room's socket dropping does not stop Stream's media: only giving up (an error) is news.
+   * @override
+   * @param {"reconnecting" | "connected"} state
+   */
+  roomConnection(state) {
+    console.info("stream: the meeting room is", state);
   }
 
   // ---- Stats ------------------------------------------------------------------------------
@@ -519,37 +457,11 @@ export class StreamAdapter extends EventTarget {
 
   // ---- Leaving ----------------------------------------------------------------------------
 
-  /**
-   * @param {string} type
-   * @param {unknown} detail
-   */
-  emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  /**
-   * @param {string} code
-   * @param {string} message
-   */
-  fail(code, message) {
-    this.close();
-    this.emit("error", { code, message });
-  }
-
-  /** The meeting is over: room.js says the host ended it. */
-  end() {
-    this.close();
-    this.emit("ended", {});
-  }
-
-  leave() {
-    this.close();
-  }
-
+  /** @override */
   close() {
     if (this.phase === "closed") return;
     this.phase = "closed";
-    clearInterval(this.presenceTimer);
+    super.close();
     this.subscriptions.forEach((s) => s.unsubscribe());
     this.subscriptions = [];
     this.offs.forEach((off) => off?.());

@@ -172,8 +172,28 @@ async fn every_page_and_the_call_meet_wcag_2_1_aa() {
     found.extend(violations(host, "recording").await);
 
     join(host, &app, &meeting, false).await;
+    // The host turns the waiting room on; the guest knocks and waits.
+    host.click_css("#toggle-participants").await;
+    host.click_css("#waiting-room-switch").await;
+    host.wait_true(
+        "return document.getElementById('waiting-room-switch').checked",
+        vec![],
+        "the waiting room is on",
+    )
+    .await;
     sign_up(guest, &app, "axe_guest", "Grace Hopper").await;
-    join(guest, &app, &meeting, false).await;
+    guest.goto(&app.url(&format!("/meeting/{meeting}"))).await;
+    guest.click_css("#join-button").await;
+    wait_state(guest, "waiting").await;
+    guest.snapshot("waiting").await;
+    found.extend(violations(guest, "waiting screen").await);
+    host.wait("#waiting-list button[data-action='admit']").await;
+    host.wait("#knock").await;
+    host.snapshot("knock").await;
+    found.extend(violations(host, "participants with someone waiting, and the knock").await);
+    host.click_css("#knock-admit").await;
+    wait_state(guest, "joined").await;
+    host.click_css("#close-participants").await;
     host.wait(".tile:not(.local)").await;
     host.snapshot("call").await;
     found.extend(violations(host, "call (host)").await);
@@ -195,6 +215,19 @@ async fn every_page_and_the_call_meet_wcag_2_1_aa() {
         )
         .await;
     assert_eq!(told, json!(["Grace Hopper joined", "polite", 0]));
+
+    // The chat, open on both sides, with a message, a link, and the host's Delete.
+    host.press_key(ESCAPE).await;
+    gone(host, "dialog#shortcuts[open]").await;
+    guest.click_css("#toggle-chat").await;
+    guest.keys("Notes are at https://example.com/notes").await;
+    guest.keys(ENTER).await;
+    host.click_css("#toggle-chat").await;
+    host.wait("#chat-log .chat-delete").await;
+    guest.wait("#chat-log a").await;
+    host.snapshot("chat").await;
+    found.extend(violations(host, "chat (host)").await);
+    found.extend(violations(guest, "chat (guest)").await);
 
     for b in browsers {
         b.quit().await;
@@ -327,13 +360,31 @@ async fn the_whole_call_works_from_the_keyboard_alone() {
     gone(&browser, "#participants:not([hidden])").await;
     assert!(browser.has_focus("#toggle-participants").await);
 
+    // Alt+H opens the chat on its box; Enter sends; Escape closes it and the focus comes back.
+    browser.chord(ALT, "h").await;
+    browser.wait("#chat:not([hidden])").await;
+    assert!(
+        browser.has_focus("#chat-input").await,
+        "the chat opens on its box"
+    );
+    browser.keys("Typed, not clicked").await;
+    browser.keys(ENTER).await;
+    browser.wait_for_text("Typed, not clicked").await;
+    assert!(
+        browser.has_focus("#chat-input").await,
+        "the box keeps the focus"
+    );
+    browser.keys(ESCAPE).await;
+    gone(&browser, "#chat:not([hidden])").await;
+    assert!(browser.has_focus("#toggle-chat").await);
+
     // "?" lists the shortcuts; Escape closes the list and the focus comes back.
     browser.keys("?").await;
     browser.wait("dialog#shortcuts[open]").await;
     browser.wait_for_text("Raise or lower your hand").await;
     browser.keys(ESCAPE).await;
     gone(&browser, "dialog#shortcuts[open]").await;
-    assert!(browser.has_focus("#toggle-participants").await);
+    assert!(browser.has_focus("#toggle-chat").await);
 
     // Leave.
     browser.tab_to("#leave-button", 10).await;

@@ -527,7 +527,7 @@ async fn when_stream_leaves_the_call_by_itself_the_page_says_ended_removed_or_lo
         "#,
     )
     .await;
-    let removed = json!({ "type": "error", "code": "forbidden",
+    let removed = json!({ "type": "error", "code": "removed",
                           "message": "You were removed from the meeting." });
     assert_eq!(
         result,
@@ -655,6 +655,54 @@ async fn the_host_is_the_one_our_server_names_not_the_calls_creator() {
             "ownerId": true,
             "owners": [["Host", true], ["Creator", false]],
             "permissions": [true]
+        }),
+        "{result}"
+    );
+}
+
+/// Raised hands and the host's requests come through the meeting room in Stream mode too, as
+/// the same events as on the mesh: a hand raised before I came, lowered later; my own hand
+/// lowered by the host; the host asking me to mute.
+#[tokio::test]
+async fn raised_hands_and_the_hosts_requests_come_through_the_room_as_on_the_mesh() {
+    let result = run_against_a_stub_call(
+        r#"
+        const call = stubCall("host-id");
+        const { a } = await joined({ id: "me-id", name: "Me" }, call);
+        const seen = [];
+        for (const type of ["participant-joined", "participant-updated", "hand-lowered", "muted", "room-state"]) {
+          a.addEventListener(type, (e) => seen.push([type, e.detail.participant
+            ? [e.detail.participant.name, e.detail.participant.hand] : e.detail]));
+        }
+        // What the room's socket does on its welcome: my peer id, then the adapter hears it.
+        a.room.you = "room-me";
+        a.room.welcomed = true;
+        a.roomWelcome({ type: "welcome", you: "room-me", owner: false, locked: true,
+          waitingRoom: false, chat: [], maxParticipants: 8,
+          peers: [{ id: "room-ann", userId: "ann-id", name: "Ann", hand: true }] }, false);
+        call.state.participants$.next([
+          { sessionId: "s-ann", userId: "ann-id", name: "Ann", publishedTracks: [] },
+        ]);
+        a.roomMessage({ type: "hand", id: "room-ann", raised: false });
+        a.state.hand = true;
+        a.roomMessage({ type: "hand", id: "room-me", raised: false });
+        a.roomMessage({ type: "muted", by: "Host" });
+        done({ seen, myHand: a.state.hand, annFor: a.peerOf("ann-id") });
+        "#,
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({
+            "seen": [
+                ["room-state", { "locked": true, "waitingRoom": false }],
+                ["participant-joined", ["Ann", true]],
+                ["participant-updated", ["Ann", false]],
+                ["hand-lowered", {}],
+                ["muted", { "by": "Host" }]
+            ],
+            "myHand": false,
+            "annFor": "room-ann"
         }),
         "{result}"
     );

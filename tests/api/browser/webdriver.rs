@@ -59,6 +59,24 @@ pub struct Browser {
     _guard: std::sync::Arc<tokio::sync::MutexGuard<'static, ()>>,
 }
 
+/// A test that fails never reaches `quit`, and killing chromedriver leaves its Chromium
+/// running (with fake camera and microphone, it keeps a core busy): end every process that
+/// uses this browser's own profile directory.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(format!(
+                "--user-data-dir={}",
+                self._profile.path().display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// A located element.
 #[derive(Clone, Debug)]
 pub struct Element(String);
@@ -321,6 +339,37 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until `script` (run as a function body, with `args`) returns `true`; `what` says
+    /// what was awaited when it never does.
+    pub async fn wait_true(&self, script: &str, args: Vec<Value>, what: &str) {
+        let start = Instant::now();
+        loop {
+            if self.execute(script, args.clone()).await == Value::Bool(true) {
+                return;
+            }
+            if start.elapsed() > DEFAULT_WAIT {
+                let text = self.execute("return document.body.innerText", vec![]).await;
+                panic!(
+                    "{what}: not so after {DEFAULT_WAIT:?}; the page says {text}; console: {}",
+                    self.console().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An attribute of the first element matching `css` (`None` when there is no such element
+    /// or attribute).
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        self.execute(
+            "return document.querySelector(arguments[0])?.getAttribute(arguments[1]) ?? null",
+            vec![json!(css), json!(name)],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
     }
 
     pub async fn is_displayed(&self, el: &Element) -> bool {

@@ -40,6 +40,7 @@ impl Room {
                 user_id: p.info.user_id.clone(),
                 name: p.info.name.clone(),
                 image: p.info.image.clone(),
+                quiet: self.denied.contains_key(&p.info.user_id),
             })
             .collect()
     }
@@ -103,6 +104,8 @@ impl Room {
         self.waiting_order.retain(|w| w != id);
         match self.waiting.remove(id) {
             Some(participant) => {
+                self.denied
+                    .insert(participant.info.user_id.clone(), std::time::Instant::now());
                 let _ = participant
                     .out
                     .try_send(Outgoing::Final(ServerMessage::Denied.to_text().into()));

@@ -172,6 +172,32 @@ impl StreamClient {
         .await
     }
 
+    /// The roles and capabilities of a call type (`default`).
+    pub async fn get_call_type(&self, name: &str) -> Result<CallTypeResponse, StreamError> {
+        self.send::<_, ()>(
+            Method::GET,
+            &["api", "v2", "video", "calltypes", name],
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Replaces the capabilities of the roles named in `grants` for a call type.
+    pub async fn update_call_type_grants(
+        &self,
+        name: &str,
+        grants: &BTreeMap<String, Vec<String>>,
+    ) -> Result<CallTypeResponse, StreamError> {
+        self.send(
+            Method::PUT,
+            &["api", "v2", "video", "calltypes", name],
+            Some(&serde_json::json!({ "grants": grants })),
+            Repeat::Safe,
+        )
+        .await
+    }
+
     /// Deletes one recording of the call `default:{id}` (and its file, when Stream stores it).
     /// Repeating it is safe: a second attempt finds it gone.
     pub async fn delete_recording(

@@ -113,6 +113,15 @@ pub struct ListRecordingsResponse {
     pub recordings: Vec<CallRecording>,
 }
 
+/// A call type's roles and what each may do (`grants`: role → capabilities).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallTypeResponse {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub grants: BTreeMap<String, Vec<String>>,
+}
+
 /// Stream's dates come as RFC 3339 strings or as integer nanoseconds since the epoch.
 pub mod date {
     use chrono::{DateTime, Utc};
