@@ -1,6 +1,7 @@
 // The built-in media server's adapter: one RTCPeerConnection to our server, which forwards
-// media (an SFU). Same surface and events as mesh.js (see its header), whose signalling
-// socket, reconnection and participant bookkeeping it inherits; only the media differs:
+// media (an SFU). Same surface and events as mesh.js (see its header), whose participant
+// bookkeeping it inherits, with the meeting room (waiting room, host controls, chat) of
+// room-adapter.js underneath both; only the media differs:
 //
 // - Publishing: the microphone, and the camera (or screen) in three simulcast layers, once.
 // - Receiving: a few audio slots and one video slot per visible tile (grown in steps as people
@@ -66,6 +67,11 @@ export class SfuAdapter extends MeshAdapter {
     // When this connection's steps happened (performance.now()), for the console and tests.
     this.timings = { created: performance.now() };
     this.resizes = new ResizeObserver(() => this.scheduleLayout());
+    // Someone waiting to be let in holds no connection at all; one is made when let in.
+    this.addEventListener("waiting", () => {
+      this.closeConnection();
+      this.unused = false;
+    });
   }
 
   peerConnections() {
@@ -99,7 +105,7 @@ export class SfuAdapter extends MeshAdapter {
     // Simulcast layers have fixed ceilings; the server picks what each viewer gets.
   }
 
-  handle(msg) {
+  mediaMessage(msg) {
     switch (msg.type) {
       case "sfu-answer":
         return this.answered(msg.sdp);
@@ -114,15 +120,15 @@ export class SfuAdapter extends MeshAdapter {
       case "candidate":
         return; // mesh signalling; not used here
       default:
-        return super.handle(msg);
+        return super.mediaMessage(msg);
     }
   }
 
   join(options) {
     this.timings.join = performance.now();
     const joined = super.join(options);
-    // The connection and its first offer are made while the signalling socket connects, so
-    // the offer goes out the moment the server says who we are.
+    // The connection and its first offer are made while the signalling socket connects (or
+    // the host is deciding to let me in), so the offer goes out the moment I am in.
     this.openConnection(0);
     const pc = this.pc;
     this.preparing = pc
@@ -133,7 +139,7 @@ export class SfuAdapter extends MeshAdapter {
     return joined;
   }
 
-  welcome(msg) {
+  welcomed(msg, rejoined) {
     if (Array.isArray(msg.iceServers) && msg.iceServers.length) this.iceServers = msg.iceServers;
     this.timings = { ...this.timings, welcome: performance.now() };
     delete this.timings.offered;
@@ -147,7 +153,7 @@ export class SfuAdapter extends MeshAdapter {
       this.openConnection(msg.peers?.length ?? 0);
     }
     this.unused = false;
-    super.welcome(msg);
+    super.welcomed(msg, rejoined);
     this.negotiate();
     clearInterval(this.layoutTimer);
     this.layoutTimer = setInterval(() => this.sendLayout(), LAYOUT_CHECK_MS);

@@ -590,14 +590,6 @@ impl Browser {
     }
 }
 
-impl Drop for Browser {
-    /// A test that failed never quit its browser, and killing chromedriver leaves Chromium
-    /// running (with fake cameras encoding) long after the test: end it here.
-    fn drop(&mut self) {
-        kill_profile(self._profile.path());
-    }
-}
-
 /// SIGKILLs every process started with this profile directory (only this session's Chromium
 /// has it); returns how many.
 fn kill_profile(profile: &std::path::Path) -> usize {
