@@ -16,7 +16,7 @@ use str0m::{Event, Output, Rtc};
 
 use super::forward::Slot;
 use super::layers::{NOMINAL_BITRATES, Rank, rank_of};
-use crate::video::sfu::transport::Transport;
+use crate::video::sfu::transport::{Outbox, Transport};
 
 /// Index of a peer in its room's engine.
 pub type PeerIdx = usize;
@@ -24,8 +24,13 @@ pub type PeerIdx = usize;
 /// Where a slot's packets come from: a publisher, its media line, its simulcast layer.
 pub type SourceKey = (PeerIdx, Mid, Option<Rid>);
 
-/// Events one drain produced, for the engine to handle (peer, event).
-pub type Work = VecDeque<(PeerIdx, Event)>;
+/// What drains produce: events for the engine to handle (peer, event), and UDP datagrams to
+/// send together (see `transport::Outbox`).
+#[derive(Default)]
+pub struct Work {
+    pub events: VecDeque<(PeerIdx, Event)>,
+    pub outbox: Outbox,
+}
 
 /// A str0m panic or error ended this peer.
 #[derive(Debug)]
@@ -128,8 +133,9 @@ impl Peer {
         }
     }
 
-    /// Runs `change` on the `Rtc`, then drains it: packets go out through `transport`, events
-    /// into `work`. A panic or error marks the peer broken.
+    /// Runs `change` on the `Rtc`, then drains it: UDP packets into `work`'s outbox (the
+    /// engine flushes it), TCP ones out through `transport`, events into `work`. A panic or
+    /// error marks the peer broken.
     pub fn mutate<R>(
         &mut self,
         me: PeerIdx,
@@ -272,8 +278,11 @@ fn drain(
         }
         match rtc.poll_output()? {
             Output::Timeout(t) => return Ok(Some(t)),
+            Output::Transmit(t) if t.proto == str0m::net::Protocol::Udp => {
+                work.outbox.push(t.destination, t.contents.into());
+            }
             Output::Transmit(t) => transport.send(t.proto, t.destination, &t.contents),
-            Output::Event(e) => work.push_back((me, e)),
+            Output::Event(e) => work.events.push_back((me, e)),
         }
     }
 }

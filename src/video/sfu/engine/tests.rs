@@ -154,7 +154,7 @@ async fn a_panic_inside_one_peer_ends_that_peer_only() {
     }
     let idx = engine.by_id["a"];
     let peer = engine.peers[idx].as_mut().unwrap();
-    let mut work = Work::new();
+    let mut work = Work::default();
     let result: Result<(), _> = peer.mutate(idx, &sfu.transport, &mut work, |_| {
         panic!("a bug inside the WebRTC stack")
     });

@@ -9,6 +9,7 @@
 //! and unregister peers as they go, so the tables hold only peers that exist.
 
 pub mod framing;
+mod outbox;
 pub mod stun;
 mod tcp;
 mod udp;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use anyhow::Context;
+pub use outbox::Outbox;
 use str0m::net::Protocol;
 use tokio::sync::{mpsc, watch};
 
