@@ -33,6 +33,9 @@ pub enum Media {
 pub struct ClientConfig {
     /// Which adapter module the page loads (`sfu`, `mesh` or `stream`).
     pub adapter: &'static str,
+    /// The adapter's module and the modules it imports (in `static/js/meeting/`), fetched as
+    /// the page loads so joining does not wait for them one after the other.
+    pub preload: &'static [&'static str],
     /// Most people a room holds (mesh rooms are capped; 0 means no cap of ours).
     pub max_participants: usize,
     /// Stream's public API key.
@@ -100,18 +103,21 @@ impl Media {
         match self {
             Self::Sfu(hub) => ClientConfig {
                 adapter: "sfu",
+                preload: &["sfu.js", "mesh.js", "room-adapter.js"],
                 max_participants: hub.max_participants,
                 api_key: None,
                 coordinator_url: None,
             },
             Self::Mesh(hub) => ClientConfig {
                 adapter: "mesh",
+                preload: &["mesh.js", "room-adapter.js"],
                 max_participants: hub.max_participants,
                 api_key: None,
                 coordinator_url: None,
             },
             Self::Stream { stream, .. } => ClientConfig {
                 adapter: "stream",
+                preload: &[],
                 max_participants: 0,
                 api_key: Some(stream.api_key().to_owned()),
                 coordinator_url: Some(stream.coordinator_url()),

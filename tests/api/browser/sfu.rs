@@ -237,7 +237,11 @@ async fn two_then_four_people_each_send_once_to_the_server_and_see_and_hear_ever
     // Where the time went, in ms since the page loaded.
     let steps = guest
         .execute(
-            "const t = window.yoomCall.adapter.timings; t.now = performance.now(); return JSON.stringify(t);",
+            "const t = { ...window.yoomCall.adapter.timings, now: performance.now() };
+             for (const r of performance.getEntriesByType('resource')) {
+               if (/(sfu|mesh|room-adapter|room-socket)[.]js/.test(r.name)) t[r.name.split('/').pop().split('?')[0]] = [Math.round(r.startTime), Math.round(r.responseEnd)];
+             }
+             return JSON.stringify(t);",
             vec![],
         )
         .await;

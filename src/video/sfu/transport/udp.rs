@@ -157,7 +157,6 @@ impl Reader {
         }
         Ok(self.read.len())
     }
-
 }
 
 /// The address the kernel wrote into a `sockaddr_storage` (IPv4 or IPv6).
@@ -168,9 +167,13 @@ fn socket_address(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in, which it is large and
             // aligned enough for.
-            let v4 = unsafe { &*(name as *const libc::sockaddr_storage as *const libc::sockaddr_in) };
+            let v4 =
+                unsafe { &*(name as *const libc::sockaddr_storage as *const libc::sockaddr_in) };
             let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(v4.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(v4.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for sockaddr_in6.
