@@ -425,6 +425,29 @@ async fn with_udp_turned_off_the_call_connects_over_tcp() {
             serde_json::json!(["127.0.0.1", tcp, "tcp"])
         );
     }
+
+    // The stats panel reads the one connection: the server link, then each participant.
+    guest.click_css("#toggle-stats").await;
+    let rows = "return [...document.querySelectorAll('#stats-body tr')].map((tr) => [...tr.children].map((c) => c.textContent));";
+    let start = Instant::now();
+    loop {
+        let table = guest.execute(rows, vec![]).await;
+        let server_rtt = table[0][1].as_str().is_some_and(|rtt| rtt != "—");
+        let host_row = table
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|row| row[0] == "Tess Host");
+        let sized = host_row.is_some_and(|row| row[4].as_str().is_some_and(|r| r.contains('×')));
+        if table[0][0] == "Media server" && server_rtt && sized {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "stats rows: {table}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     for b in browsers {
         b.quit().await;
     }
