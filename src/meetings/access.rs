@@ -162,3 +162,24 @@ pub async fn is_admitted(
     .await?;
     Ok(admitted.is_some())
 }
+
+/// Where someone stands with a meeting's call, in one query: `None` for no such meeting,
+/// else whether it is over and whether they were let in (or are its host).
+pub async fn call_standing(
+    pool: &Pool,
+    meeting_id: &str,
+    account_id: &str,
+) -> Result<Option<(bool, bool)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select (m.ended_at is not null or m.cancelled_at is not null) as over, \
+         (m.owner_id = ?2 or exists (select 1 from meeting_admission a \
+         where a.meeting_id = m.id and a.account_id = ?2 and a.status = 'admitted')) as admitted \
+         from meeting m where m.id = ?1",
+    )
+    .bind(meeting_id)
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("over")?, r.try_get("admitted")?)))
+        .transpose()
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::db::Pool;
 use crate::errors::AppError;
-use crate::meetings::{access, store};
+use crate::meetings::access;
 use crate::video::Media;
 
 #[derive(Debug, Deserialize)]
@@ -34,19 +34,19 @@ pub async fn token(
         .map_err(|_| {
             AppError::BadRequest("Say which meeting the token is for (?meeting=…).".into())
         })?;
-    let meeting = store::find(&pool, &meeting_id)
+    let (over, admitted) = access::call_standing(&pool, &meeting_id, &user.id)
         .await?
         .ok_or_else(|| AppError::NotFound("No meeting has that ID.".into()))?;
-    if meeting.ended_at.is_some() || meeting.cancelled_at.is_some() {
+    if over {
         return Err(AppError::Gone("This meeting is over.".into()));
     }
-    if !access::is_admitted(&pool, &meeting.id, &user.id).await? {
-        tracing::info!(meeting = %meeting.id, user = %user.id, "call token refused: not let in");
+    if !admitted {
+        tracing::info!(meeting = %meeting_id, user = %user.id, "call token refused: not let in");
         return Err(AppError::Forbidden(
             "You have not been let into this meeting.".into(),
         ));
     }
-    let grant = media.call_token(&user, &meeting.id).await?;
+    let grant = media.call_token(&user, &meeting_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(grant))
