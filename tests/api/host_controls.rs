@@ -232,6 +232,8 @@ async fn a_removed_guest_is_disconnected_and_refused_until_the_host_lets_them_ba
     rowdy
         .send(json!({"type": "chat", "text": "a message that stays"}))
         .await;
+    // The message is in before the removal (two sockets: no order between them otherwise).
+    host.expect("chat").await;
 
     host.send(json!({"type": "remove", "id": rowdy.id})).await;
     for tab in [&mut rowdy, &mut second_tab] {
