@@ -59,8 +59,10 @@ run_wrk() {
 }
 
 echo "== built-in accounts on :$LOCAL_PORT"
+# Identity only: the mesh, so no media ports are taken (the SFU's ICE-TCP default, PORT + 1,
+# is the other server's port).
 DATA_DIR="$work/local" PORT=$LOCAL_PORT BASE_URL="http://127.0.0.1:$LOCAL_PORT" RUST_LOG=warn \
-  "$release/yoom" &
+  BUILTIN_MEDIA=mesh "$release/yoom" &
 pids+=($!)
 wait_until_up $LOCAL_PORT
 curl -fsS -o /dev/null -c "$work/jar" \
@@ -75,7 +77,7 @@ echo "== Clerk mode on :$CLERK_PORT (mock Backend API on :$MOCK_PORT)"
 "$release/examples/clerk_bench_tool" serve $MOCK_PORT &
 pids+=($!)
 DATA_DIR="$work/clerk" PORT=$CLERK_PORT BASE_URL="http://127.0.0.1:$CLERK_PORT" RUST_LOG=warn \
-  CLERK_PUBLISHABLE_KEY="pk_test_Y2xlcmsuY2xlcmsuZGV2JA" CLERK_SECRET_KEY="sk_test_bench" \
+  BUILTIN_MEDIA=mesh CLERK_PUBLISHABLE_KEY="pk_test_Y2xlcmsuY2xlcmsuZGV2JA" CLERK_SECRET_KEY="sk_test_bench" \
   CLERK_API_URL="http://127.0.0.1:$MOCK_PORT" \
   "$release/yoom" &
 pids+=($!)

@@ -20,7 +20,7 @@ data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 ulimit -n 65536 2>/dev/null || true
 DATA_DIR="$data" BIND=127.0.0.1 PORT="$port" BASE_URL="http://127.0.0.1:$port" RUST_LOG=warn \
-  MESH_MAX_PARTICIPANTS=8 MEETING_CREATE_RATE_LIMIT=100000 ./target/release/yoom >"$data/server.log" 2>&1 &
+  BUILTIN_MEDIA=mesh MESH_MAX_PARTICIPANTS=8 MEETING_CREATE_RATE_LIMIT=100000 ./target/release/yoom >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do

@@ -16,8 +16,8 @@ yoom: a video meeting app in one binary.
 Usage: yoom [--help]
 
 Configuration comes from the environment; a .env file in the working directory is read too.
-With nothing set, Yoom runs on the embedded default: built-in accounts and built-in WebRTC
-mesh media, data in ./data.
+With nothing set, Yoom runs on the embedded default: built-in accounts and the built-in
+media server (an SFU on one UDP port, with ICE over TCP as fallback), data in ./data.
 
   BASE_URL                 public origin used in links and calendar files
                            (default http://localhost:8080; alias NEXT_PUBLIC_BASE_URL)
@@ -38,6 +38,15 @@ mesh media, data in ./data.
   SESSION_KEY              at least 64 characters; default: generated once, kept in DATA_DIR
                            (in the database with PostgreSQL)
   TRUST_PROXY              true when behind a reverse proxy that sets X-Forwarded-For
+  BUILTIN_MEDIA            sfu (default): the server forwards media; mesh: browsers send to
+                           each other directly (end-to-end encrypted, for small calls)
+  ROOM_MAX_PARTICIPANTS    participants per SFU room (default 50)
+  MEDIA_UDP_PORT           UDP port for all SFU media (default: PORT's number; off: none)
+  MEDIA_TCP_PORT           TCP port for ICE over TCP, for networks that block UDP
+                           (default: PORT + 1; off: none)
+  MEDIA_PUBLIC_IP          address announced to browsers for media (default: BIND unless it
+                           is 0.0.0.0 or ::, else the first non-loopback interface); set, the
+                           media ports listen on every interface (for servers behind NAT)
   ICE_SERVERS              JSON list of STUN/TURN servers for mesh clients, e.g.
                            [{\"urls\":\"stun:stun.example.org:3478\"}] (default: none, LAN only)
   MESH_MAX_PARTICIPANTS    participants per mesh room (default 8)
@@ -97,6 +106,10 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub ice_servers: serde_json::Value,
     pub mesh_max_participants: usize,
+    /// Which built-in media runs meetings when no hosted provider is configured.
+    pub builtin_media: BuiltinMedia,
+    /// The built-in SFU's ports, address and room size.
+    pub sfu: SfuSettings,
     pub recording_max_bytes: i64,
     pub recording_quota_bytes: i64,
     pub recording_link_days: i64,
@@ -106,6 +119,29 @@ pub struct Settings {
     pub meetings_per_hour: u32,
     pub stream: Option<StreamSettings>,
     pub clerk: Option<ClerkSettings>,
+}
+
+/// The built-in media when no hosted provider is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinMedia {
+    /// The server forwards media (one connection per browser).
+    Sfu,
+    /// Browsers connect to each other; the server relays signalling only.
+    Mesh,
+}
+
+/// Where the built-in SFU listens and what it tells browsers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SfuSettings {
+    /// UDP port for media (`None`: UDP off; `Some(0)`: any free port).
+    pub udp_port: Option<u16>,
+    /// TCP port for ICE over TCP (`None`: off; `Some(0)`: any free port).
+    pub tcp_port: Option<u16>,
+    /// The address announced in ICE candidates; `None` picks one at start (see
+    /// `video::sfu::address`).
+    pub public_ip: Option<IpAddr>,
+    /// People per SFU room.
+    pub max_participants: usize,
 }
 
 /// Stream Video credentials; present only when both key and secret are set.
@@ -254,6 +290,20 @@ impl Settings {
                 "must be between 2 and 32",
             ));
         }
+        let builtin_media = match get("BUILTIN_MEDIA")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("sfu") => BuiltinMedia::Sfu,
+            Some("mesh") => BuiltinMedia::Mesh,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "BUILTIN_MEDIA",
+                    format!("`{other}` is neither sfu nor mesh"),
+                ));
+            }
+        };
+        let sfu = parse_sfu(&get, port)?;
 
         let recording_max_bytes = parse_number(
             "RECORDING_MAX_BYTES",
@@ -410,6 +460,8 @@ impl Settings {
             trust_proxy,
             ice_servers,
             mesh_max_participants,
+            builtin_media,
+            sfu,
             recording_max_bytes,
             recording_quota_bytes,
             recording_link_days,
@@ -431,10 +483,10 @@ impl Settings {
 
     /// Name of the active media mode, for the start-up log line.
     pub fn media_mode(&self) -> &'static str {
-        if self.stream.is_some() {
-            "stream"
-        } else {
-            "built-in mesh"
+        match (&self.stream, self.builtin_media) {
+            (Some(_), _) => "stream",
+            (None, BuiltinMedia::Sfu) => "built-in SFU",
+            (None, BuiltinMedia::Mesh) => "built-in mesh",
         }
     }
 
@@ -487,6 +539,75 @@ fn parse_number<T: std::str::FromStr>(
             .parse()
             .map_err(|_| ConfigError::new(var, format!("`{raw}` is not a valid number"))),
     }
+}
+
+/// Most people one SFU room may hold (`ROOM_MAX_PARTICIPANTS`): the engine forwards every
+/// packet of a room on one core.
+pub const ROOM_MAX_PARTICIPANTS_LIMIT: usize = 200;
+
+/// `MEDIA_UDP_PORT`, `MEDIA_TCP_PORT`, `MEDIA_PUBLIC_IP` and `ROOM_MAX_PARTICIPANTS`.
+fn parse_sfu(
+    get: &impl Fn(&str) -> Option<String>,
+    http_port: u16,
+) -> Result<SfuSettings, ConfigError> {
+    let port = |var: &'static str, default: u16| -> Result<Option<u16>, ConfigError> {
+        match get(var) {
+            Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
+            other => parse_number(var, other, default).map(Some),
+        }
+    };
+    let udp_port = port("MEDIA_UDP_PORT", http_port)?;
+    // The next port after HTTP's by default: TCP cannot share HTTP's port number.
+    let tcp_default = if http_port == 0 {
+        0
+    } else {
+        http_port.saturating_add(1)
+    };
+    let tcp_port = port("MEDIA_TCP_PORT", tcp_default)?;
+    if udp_port.is_none() && tcp_port.is_none() {
+        return Err(ConfigError::new(
+            "MEDIA_TCP_PORT",
+            "cannot be off while MEDIA_UDP_PORT is off too: browsers would have no way to send media",
+        ));
+    }
+    if tcp_port == Some(http_port) && http_port != 0 {
+        return Err(ConfigError::new(
+            "MEDIA_TCP_PORT",
+            format!("{http_port} is PORT, where the web server listens; pick another port"),
+        ));
+    }
+    let public_ip = match get("MEDIA_PUBLIC_IP") {
+        None => None,
+        Some(raw) => {
+            let ip: IpAddr = raw.parse().map_err(|_| {
+                ConfigError::new("MEDIA_PUBLIC_IP", format!("`{raw}` is not an IP address"))
+            })?;
+            if ip.is_unspecified() || ip.is_multicast() {
+                return Err(ConfigError::new(
+                    "MEDIA_PUBLIC_IP",
+                    format!("`{raw}` cannot be reached by browsers; give the server's own address"),
+                ));
+            }
+            Some(ip)
+        }
+    };
+    let max_participants = parse_number(
+        "ROOM_MAX_PARTICIPANTS",
+        get("ROOM_MAX_PARTICIPANTS"),
+        50usize,
+    )?;
+    if !(2..=ROOM_MAX_PARTICIPANTS_LIMIT).contains(&max_participants) {
+        return Err(ConfigError::new(
+            "ROOM_MAX_PARTICIPANTS",
+            format!("must be between 2 and {ROOM_MAX_PARTICIPANTS_LIMIT}"),
+        ));
+    }
+    Ok(SfuSettings {
+        udp_port,
+        tcp_port,
+        public_ip,
+        max_participants,
+    })
 }
 
 fn parse_bool(var: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
@@ -548,11 +669,20 @@ mod tests {
     fn nothing_set_gives_the_embedded_default() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.identity_mode(), "built-in accounts");
-        assert_eq!(s.media_mode(), "built-in mesh");
+        assert_eq!(s.media_mode(), "built-in SFU");
         assert_eq!(s.origin(), "http://localhost:8080");
         assert_eq!(s.database_url, "sqlite://./data/yoom.db");
         assert_eq!(s.mesh_max_participants, 8);
         assert_eq!(s.database_pool.max_connections, 8);
+        assert_eq!(
+            s.sfu,
+            SfuSettings {
+                udp_port: Some(8080),
+                tcp_port: Some(8081),
+                public_ip: None,
+                max_participants: 50
+            }
+        );
     }
 
     #[test]
@@ -579,6 +709,24 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.instance_url.unwrap().as_str(), "http://10.0.0.5:8080/");
+    }
+
+    #[test]
+    fn media_ports_follow_port_and_can_be_turned_off_one_at_a_time() {
+        let s = settings(&[("PORT", "9000"), ("BUILTIN_MEDIA", "MESH")]).unwrap();
+        assert_eq!(s.media_mode(), "built-in mesh");
+        assert_eq!((s.sfu.udp_port, s.sfu.tcp_port), (Some(9000), Some(9001)));
+        let s = settings(&[("PORT", "0")]).unwrap();
+        assert_eq!((s.sfu.udp_port, s.sfu.tcp_port), (Some(0), Some(0)));
+        let s = settings(&[
+            ("MEDIA_UDP_PORT", "off"),
+            ("MEDIA_PUBLIC_IP", "203.0.113.7"),
+        ])
+        .unwrap();
+        assert_eq!((s.sfu.udp_port, s.sfu.tcp_port), (None, Some(8081)));
+        assert_eq!(s.sfu.public_ip, Some("203.0.113.7".parse().unwrap()));
+        let err = settings(&[("MEDIA_UDP_PORT", "off"), ("MEDIA_TCP_PORT", "OFF")]).unwrap_err();
+        assert_eq!(err.variable, "MEDIA_TCP_PORT");
     }
 
     #[test]
@@ -670,6 +818,13 @@ mod tests {
             ("RECORDING_LINK_DAYS", "0"),
             ("MEETING_IDLE_END_MINUTES", "0"),
             ("MEETING_CREATE_RATE_LIMIT", "0"),
+            ("BUILTIN_MEDIA", "p2p"),
+            ("MEDIA_UDP_PORT", "udp"),
+            ("MEDIA_TCP_PORT", "8080"),
+            ("MEDIA_PUBLIC_IP", "0.0.0.0"),
+            ("MEDIA_PUBLIC_IP", "example.com"),
+            ("ROOM_MAX_PARTICIPANTS", "1"),
+            ("ROOM_MAX_PARTICIPANTS", "1000"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value} gave {err}");

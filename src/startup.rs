@@ -16,7 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::local::{self, AuthLimits};
 use crate::auth::{self, Identity};
 use crate::cluster::Cluster;
-use crate::config::Settings;
+use crate::config::{BuiltinMedia, Settings};
 use crate::errors::{self, AppError};
 use crate::rate_limit::ClientAddress;
 use crate::routes::{self, paths};
@@ -35,6 +35,8 @@ pub struct Application {
     port: u16,
     server: Server,
     stopper: Stopper,
+    /// The media server's sockets, closed when the web server stops.
+    sfu: Option<Arc<crate::video::sfu::Sfu>>,
 }
 
 /// Stops an instance the way a rolling restart needs it: with several instances, it first
@@ -115,8 +117,9 @@ impl Application {
             settings.media_mode(),
             backend.name(),
         );
-        let media = match &settings.stream {
-            Some(stream) => {
+        let mut sfu = None;
+        let media = match (&settings.stream, settings.builtin_media) {
+            (Some(stream), _) => {
                 let stream = Arc::new(
                     StreamMedia::new(stream, &pool, cluster.clone())
                         .context("Failed to set up the Stream client")?,
@@ -136,7 +139,17 @@ impl Application {
                     stream,
                 }
             }
-            None => Media::Mesh(crate::video::mesh::Hub::new(
+            (None, BuiltinMedia::Sfu) => {
+                let server = crate::video::sfu::Sfu::start(&settings.sfu, settings.bind)?;
+                sfu = Some(server.clone());
+                Media::Sfu(crate::video::mesh::Hub::with_sfu(
+                    pool.clone(),
+                    server,
+                    settings.ice_servers.clone(),
+                    cluster.clone(),
+                ))
+            }
+            (None, BuiltinMedia::Mesh) => Media::Mesh(crate::video::mesh::Hub::new(
                 pool.clone(),
                 settings.ice_servers.clone(),
                 settings.mesh_max_participants,
@@ -176,6 +189,7 @@ impl Application {
             port,
             server,
             stopper,
+            sfu,
         })
     }
 
@@ -221,6 +235,9 @@ impl Application {
         let result = self.server.await;
         let Stopper { cluster, rooms, .. } = self.stopper;
         crate::cluster::registry::leave(&cluster, rooms.as_ref()).await;
+        if let Some(sfu) = &self.sfu {
+            sfu.stop();
+        }
         result
     }
 }

@@ -1,7 +1,9 @@
-//! Media: how meetings carry audio and video. The built-in WebRTC mesh, or Stream Video as a
-//! hosted provider. Handlers ask [`Media`]; they never look at the mode themselves.
+//! Media: how meetings carry audio and video. The built-in SFU (the server forwards media), the
+//! built-in WebRTC mesh (browsers send to each other), or Stream Video as a hosted provider.
+//! Handlers ask [`Media`]; they never look at the mode themselves.
 
 pub mod mesh;
+pub mod sfu;
 pub mod stream;
 
 use std::sync::Arc;
@@ -15,6 +17,9 @@ use crate::meetings::Meeting;
 pub enum Media {
     /// Browsers connect to each other directly; the server only relays signalling.
     Mesh(Arc<mesh::Hub>),
+    /// Each browser connects to the server, which forwards media; its rooms (the same as the
+    /// mesh's) own each meeting's forwarding engine.
+    Sfu(Arc<mesh::Hub>),
     /// Stream Video carries the media; the server issues tokens and keeps calls in step. Its
     /// rooms carry the waiting room, the host's controls and the chat (not the media).
     Stream {
@@ -26,8 +31,11 @@ pub enum Media {
 /// What the meeting page needs to know to start its media adapter. Nothing secret.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Which adapter module the page loads (`mesh` or `stream`).
+    /// Which adapter module the page loads (`sfu`, `mesh` or `stream`).
     pub adapter: &'static str,
+    /// The adapter's module and the modules it imports (in `static/js/meeting/`), fetched as
+    /// the page loads so joining does not wait for them one after the other.
+    pub preload: &'static [&'static str],
     /// Most people a room holds (mesh rooms are capped; 0 means no cap of ours).
     pub max_participants: usize,
     /// Stream's public API key.
@@ -97,14 +105,23 @@ pub struct TokenUser {
 impl Media {
     pub fn client_config(&self) -> ClientConfig {
         match self {
+            Self::Sfu(hub) => ClientConfig {
+                adapter: "sfu",
+                preload: &["sfu.js", "mesh.js", "room-adapter.js"],
+                max_participants: hub.max_participants,
+                api_key: None,
+                coordinator_url: None,
+            },
             Self::Mesh(hub) => ClientConfig {
                 adapter: "mesh",
+                preload: &["mesh.js", "room-adapter.js"],
                 max_participants: hub.max_participants,
                 api_key: None,
                 coordinator_url: None,
             },
             Self::Stream { stream, .. } => ClientConfig {
                 adapter: "stream",
+                preload: &[],
                 max_participants: 0,
                 api_key: Some(stream.api_key().to_owned()),
                 coordinator_url: Some(stream.coordinator_url()),
@@ -115,7 +132,7 @@ impl Media {
     /// `connect-src` additions for the CSP in this mode.
     pub fn csp_connect_sources(&self) -> Vec<String> {
         match self {
-            Self::Mesh(_) => Vec::new(),
+            Self::Mesh(_) | Self::Sfu(_) => Vec::new(),
             Self::Stream { stream, .. } => stream.csp_connect_sources(),
         }
     }
@@ -128,7 +145,7 @@ impl Media {
         owner: &CurrentUser,
     ) -> Result<(), MediaError> {
         match self {
-            Self::Mesh(_) => Ok(()),
+            Self::Mesh(_) | Self::Sfu(_) => Ok(()),
             Self::Stream { stream, .. } => Ok(stream.create_call(meeting, owner).await?),
         }
     }
@@ -136,7 +153,7 @@ impl Media {
     /// The host ended the meeting: tells everyone in it.
     pub async fn meeting_ended(&self, meeting_id: &str) -> Result<(), MediaError> {
         match self {
-            Self::Mesh(hub) => {
+            Self::Mesh(hub) | Self::Sfu(hub) => {
                 hub.end(meeting_id).await;
                 Ok(())
             }
@@ -212,7 +229,7 @@ impl Media {
     /// a participant's browser records and uploads instead.
     pub async fn start_cloud_recording(&self, meeting_id: &str) -> Result<bool, MediaError> {
         match self {
-            Self::Mesh(_) => Ok(false),
+            Self::Mesh(_) | Self::Sfu(_) => Ok(false),
             Self::Stream { stream, .. } => {
                 stream.start_recording(meeting_id).await?;
                 Ok(true)
@@ -223,7 +240,7 @@ impl Media {
     /// Stops the provider's cloud recording of a meeting (there is none on the mesh).
     pub async fn stop_cloud_recording(&self, meeting_id: &str) -> Result<(), MediaError> {
         match self {
-            Self::Mesh(_) => Err(MediaError::NotHosted),
+            Self::Mesh(_) | Self::Sfu(_) => Err(MediaError::NotHosted),
             Self::Stream { stream, .. } => Ok(stream.stop_recording(meeting_id).await?),
         }
     }
@@ -233,7 +250,7 @@ impl Media {
         match self {
             // Stream clients learn about recordings from Stream itself.
             Self::Stream { .. } => {}
-            Self::Mesh(hub) => {
+            Self::Mesh(hub) | Self::Sfu(hub) => {
                 let message = mesh::protocol::ServerMessage::Recording {
                     active,
                     name: name.to_owned(),
@@ -247,7 +264,7 @@ impl Media {
     pub async fn recording_permission_changed(&self, meeting_id: &str, allowed: bool) {
         match self {
             Self::Stream { .. } => {}
-            Self::Mesh(hub) => {
+            Self::Mesh(hub) | Self::Sfu(hub) => {
                 let message = mesh::protocol::ServerMessage::RecordingPermission { allowed };
                 hub.broadcast(meeting_id, message).await;
             }
@@ -257,7 +274,7 @@ impl Media {
     /// `media-src` additions for the CSP in this mode: where provider recordings play from.
     pub fn csp_media_sources(&self) -> Vec<String> {
         match self {
-            Self::Mesh(_) => Vec::new(),
+            Self::Mesh(_) | Self::Sfu(_) => Vec::new(),
             Self::Stream { .. } => vec![stream::STREAM_RECORDINGS_CDN.to_owned()],
         }
     }
@@ -265,7 +282,7 @@ impl Media {
     /// The meeting rooms (who is in, who waits, the host's controls, the chat), in every mode.
     pub fn rooms(&self) -> &Arc<mesh::Hub> {
         match self {
-            Self::Mesh(hub) => hub,
+            Self::Mesh(hub) | Self::Sfu(hub) => hub,
             Self::Stream { rooms, .. } => rooms,
         }
     }
@@ -274,7 +291,7 @@ impl Media {
     pub fn stream(&self) -> Option<&Arc<stream::StreamMedia>> {
         match self {
             Self::Stream { stream, .. } => Some(stream),
-            Self::Mesh(_) => None,
+            Self::Mesh(_) | Self::Sfu(_) => None,
         }
     }
 }

@@ -88,6 +88,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra configuration variables.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    // `TEST_LOG=1 RUST_LOG=yoom=debug cargo test …` shows the server's log.
+    if std::env::var_os("TEST_LOG").is_some() {
+        yoom::telemetry::init();
+    }
     let data_dir = tempfile::tempdir().expect("temp dir");
     let data_path = match vars.iter().find(|(k, _)| *k == "DATA_DIR") {
         Some((_, dir)) => std::path::PathBuf::from(dir),

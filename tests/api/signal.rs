@@ -118,8 +118,12 @@ pub struct Room<'a> {
     pub meeting: String,
 }
 
+/// A server on the mesh (these tests are about relaying signalling between browsers) with a
+/// signed-in host and their instant meeting.
 pub async fn room_with_host(vars: &[(&str, &str)]) -> (TestApp, String) {
-    let app = spawn_app_with(vars).await;
+    let mut vars = vars.to_vec();
+    vars.push(("BUILTIN_MEDIA", "mesh"));
+    let app = spawn_app_with(&vars).await;
     app.signed_in_as("host").await;
     let meeting = app.start_instant("Signalling test").await;
     (app, meeting)
@@ -483,7 +487,12 @@ async fn malformed_oversize_and_misaddressed_messages_get_errors_and_the_room_su
         ),
         (
             Message::text(
-                json!({"type": "offer", "to": b.id, "sdp": "x".repeat(30_000)}).to_string(),
+                json!({
+                    "type": "offer",
+                    "to": b.id,
+                    "sdp": "x".repeat(yoom::video::mesh::connection::MAX_MESSAGE_BYTES)
+                })
+                .to_string(),
             ),
             "too_large",
         ),

@@ -17,11 +17,12 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a new connection may take to send `join`.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest message accepted: a browser's SDP offer with audio, camera and screen share is
-/// about 12 KB; twice that leaves room and refuses nothing real.
-pub const MAX_MESSAGE_BYTES: usize = 24 * 1024;
+/// Largest message accepted: a browser's SDP offer to the media server, with 30 media lines
+/// (microphone, camera, 3 audio and 25 video slots, each about 1.3 KB), is about 40 KB; a
+/// mesh offer with audio, camera and screen share about 12 KB.
+pub const MAX_MESSAGE_BYTES: usize = 56 * 1024;
 /// Largest frame read at all; bigger ones close the connection.
-pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Sustained frames per second per connection, and the burst allowed above it. Every frame
 /// counts: text, binary, ping and pong alike.
 pub const RATE_PER_SECOND: f64 = 50.0;

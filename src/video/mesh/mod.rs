@@ -1,9 +1,11 @@
 //! Meeting rooms: one task per live meeting holding who is in it, who waits, the host's
 //! controls and the chat, in every media mode. On the built-in WebRTC mesh a room also relays
 //! offers, answers and ICE candidates between the browsers; media flows browser to browser and
-//! the server never sees it.
+//! the server never sees it. On the built-in SFU a room owns its meeting's forwarding engine
+//! and drives it from the same task (see `media`).
 
 pub mod connection;
+pub mod media;
 pub mod protocol;
 mod room;
 
@@ -69,6 +71,8 @@ pub struct Hub {
     pub(crate) moderation: Option<mpsc::UnboundedSender<Moderation>>,
     /// The other instances, which hold the rooms this one does not.
     cluster: Cluster,
+    /// The media server, when rooms forward media themselves.
+    pub(crate) sfu: Option<Arc<crate::video::sfu::Sfu>>,
     rooms: Mutex<HashMap<String, (u64, mpsc::Sender<RoomCommand>)>>,
     generation: AtomicU64,
 }
@@ -123,6 +127,29 @@ impl Hub {
             max_participants,
             relay_media: true,
             moderation: None,
+            sfu: None,
+            cluster,
+            rooms: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Rooms of the built-in SFU: each owns its meeting's forwarding engine; the browsers'
+    /// media offers go to it, not to each other. `ice_servers` (a TURN server, for browsers
+    /// whose network reaches neither media port) are handed to the pages all the same.
+    pub fn with_sfu(
+        pool: Pool,
+        sfu: Arc<crate::video::sfu::Sfu>,
+        ice_servers: serde_json::Value,
+        cluster: Cluster,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            ice_servers,
+            max_participants: sfu.max_participants,
+            relay_media: false,
+            moderation: None,
+            sfu: Some(sfu),
             cluster,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
@@ -143,6 +170,7 @@ impl Hub {
             max_participants,
             relay_media: false,
             moderation: Some(moderation),
+            sfu: None,
             cluster,
             rooms: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),

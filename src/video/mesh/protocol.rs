@@ -43,6 +43,14 @@ pub enum ClientMessage {
     Hand {
         raised: bool,
     },
+    /// The browser's SDP offer to the media server (built-in SFU only).
+    SfuOffer {
+        sdp: String,
+    },
+    /// The tiles the page shows now, biggest first (built-in SFU only).
+    Layout {
+        tiles: Vec<TileSize>,
+    },
     End,
     Ping,
     Leave,
@@ -85,6 +93,23 @@ pub enum ClientMessage {
     ChatDelete {
         seq: i64,
     },
+}
+
+/// One visible tile: whose, and its size in device pixels.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TileSize {
+    pub id: String,
+    #[serde(default)]
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Which participant a media line of the browser's connection shows (`None`: nobody now).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SlotShown {
+    pub mid: String,
+    pub peer: Option<String>,
 }
 
 /// What the others know about a participant.
@@ -205,6 +230,14 @@ pub enum ServerMessage {
     RecordingPermission {
         allowed: bool,
     },
+    /// The media server's answer to the browser's offer.
+    SfuAnswer {
+        sdp: String,
+    },
+    /// Media lines that now show someone else (or nobody).
+    SfuSlots {
+        slots: Vec<SlotShown>,
+    },
     Ended,
     Pong,
     Error {
@@ -297,6 +330,31 @@ mod tests {
         ));
         let m: ClientMessage = serde_json::from_str(r#"{"type":"end"}"#).unwrap();
         assert_eq!(m, ClientMessage::End);
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"layout","tiles":[{"id":"p","width":640,"height":360}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Layout {
+                tiles: vec![TileSize {
+                    id: "p".into(),
+                    width: 640,
+                    height: 360
+                }]
+            }
+        );
+        let text = ServerMessage::SfuSlots {
+            slots: vec![SlotShown {
+                mid: "4".into(),
+                peer: None,
+            }],
+        }
+        .to_text();
+        assert_eq!(
+            text,
+            r#"{"type":"sfu-slots","slots":[{"mid":"4","peer":null}]}"#
+        );
         for bad in [
             r#"{"type":"shout"}"#,
             r#"{"type":"offer","to":"p"}"#,

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::media::RoomMedia;
 use super::protocol::{ClientMessage, ErrorCode, PeerInfo, REACTIONS, ServerMessage};
 use super::{Hub, Outgoing};
 use crate::meetings::access::{self, Access};
@@ -33,6 +34,8 @@ pub const MAX_WAITING: usize = 50;
 /// Someone the host turned away who knocks again within this long waits quietly: listed for
 /// the host, but without a toast or an announcement, so nobody can keep interrupting the call.
 pub const QUIET_KNOCK_AFTER_DENIAL: Duration = Duration::from_secs(60);
+
+const NO_MEDIA_SERVER: &str = "This meeting does not use the media server.";
 
 /// What a connection asks of its room.
 pub enum RoomCommand {
@@ -105,6 +108,7 @@ struct Room {
     state: Option<RoomSnapshot>,
     /// Peers whose queue was full: dropped once the current command is handled.
     lagging: Vec<String>,
+    media: RoomMedia,
 }
 
 /// The host's settings, decisions and chat as stored; when they cannot be read the room
@@ -146,6 +150,7 @@ pub async fn run(
         chat,
         state: None,
         lagging: Vec::new(),
+        media: RoomMedia::new(hub.sfu.as_ref()),
     };
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
@@ -157,6 +162,19 @@ pub async fn run(
             _ = refresh.tick() => {
                 let present = room.peers.values().map(|p| p.info.user_id.clone()).collect();
                 let _ = room.writes.send(Write::Seen(present));
+                continue;
+            }
+            wake = room.media.wake() => {
+                let effects = room.media.woke(wake);
+                room.apply_media(effects);
+                room.drop_lagging();
+                if room.peers.is_empty()
+                    && room.waiting.is_empty()
+                    && ever_joined
+                    && hub.remove_if_idle(&meeting_id, generation, &commands)
+                {
+                    break;
+                }
                 continue;
             }
         };
@@ -348,6 +366,8 @@ impl Room {
         };
         let id = info.id.clone();
         let _ = self.writes.send(Write::Join(info.user_id.clone()));
+        // Only now, let in, may they send and receive media.
+        self.media.joined(&info);
         self.broadcast(None, &ServerMessage::PeerJoined { peer: info });
         self.peers.insert(id.clone(), participant);
         self.send(&id, &welcome);
@@ -367,6 +387,8 @@ impl Room {
             return;
         };
         self.lagging.retain(|l| l != peer);
+        let effects = self.media.left(peer);
+        self.apply_media(effects);
         self.broadcast(
             None,
             &ServerMessage::PeerLeft {
@@ -380,6 +402,18 @@ impl Room {
             .any(|p| p.info.user_id == gone.info.user_id)
         {
             let _ = self.writes.send(Write::Leave(gone.info.user_id));
+        }
+    }
+
+    /// Sends what the media engine said to whom, and drops the peers whose media failed (their
+    /// page rejoins, as after any dropped connection).
+    fn apply_media(&mut self, effects: crate::video::sfu::engine::Effects) {
+        for (to, message) in effects.messages {
+            self.send(&to, &message);
+        }
+        for peer in effects.gone {
+            tracing::debug!(peer = %peer, "media connection lost; dropping the participant");
+            self.leave(&peer);
         }
     }
 
@@ -473,6 +507,7 @@ impl Room {
             } => {
                 if let Some(p) = self.peers.get_mut(from) {
                     (p.info.audio, p.info.video, p.info.screen) = (audio, video, screen);
+                    self.media.media_state(&p.info);
                 }
                 self.broadcast(
                     Some(from),
@@ -512,6 +547,15 @@ impl Room {
                         raised,
                     },
                 );
+            }
+            ClientMessage::SfuOffer { sdp } => match self.media.offer(from, &sdp) {
+                Some(effects) => self.apply_media(effects),
+                None => self.error(from, ErrorCode::BadMessage, NO_MEDIA_SERVER),
+            },
+            ClientMessage::Layout { tiles } => {
+                if !self.media.layout(from, tiles) {
+                    self.error(from, ErrorCode::BadMessage, NO_MEDIA_SERVER);
+                }
             }
             ClientMessage::End => {
                 if !owner {
@@ -580,6 +624,7 @@ mod tests {
             writes,
             state: None,
             lagging: Vec::new(),
+            media: RoomMedia::Relay,
         };
         (room, written)
     }

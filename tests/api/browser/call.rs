@@ -1,5 +1,6 @@
 //! Real calls between headless Chromiums with fake cameras and microphones: frames must be
-//! decoded on the other side, not just "connected".
+//! decoded on the other side, not just "connected". The calls here run on the mesh (browsers
+//! send to each other); `sfu.rs` has the same on the built-in media server.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,12 @@ use serde_json::{Value, json};
 
 use super::sign_up;
 use super::webdriver::{Browser, BrowserOptions};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// A server whose meetings run on the mesh.
+async fn spawn_mesh_app() -> TestApp {
+    spawn_app_with(&[("BUILTIN_MEDIA", "mesh")]).await
+}
 
 pub fn media_browser() -> BrowserOptions {
     BrowserOptions {
@@ -38,7 +44,7 @@ const done = arguments[arguments.length - 1];
 })().catch((e) => done('ERROR ' + e));
 "#;
 
-async fn inbound(browser: &Browser) -> (u64, u64, u64) {
+pub async fn inbound(browser: &Browser) -> (u64, u64, u64) {
     let v = browser.execute_async(INBOUND, vec![]).await;
     let n = |i: usize| v.get(i).and_then(Value::as_u64).unwrap_or(0);
     (n(0), n(1), n(2))
@@ -113,7 +119,7 @@ pub async fn start_instant_meeting(browser: &Browser, app: &TestApp) -> String {
     path.trim_start_matches("/meeting/").to_owned()
 }
 
-async fn remote_tiles(browser: &Browser) -> u64 {
+pub async fn remote_tiles(browser: &Browser) -> u64 {
     browser
         .execute(
             "return document.querySelectorAll('.tile:not(.local)').length",
@@ -124,7 +130,7 @@ async fn remote_tiles(browser: &Browser) -> u64 {
         .unwrap_or(0)
 }
 
-async fn wait_remote_tiles(browser: &Browser, n: u64) {
+pub async fn wait_remote_tiles(browser: &Browser, n: u64) {
     let start = Instant::now();
     while remote_tiles(browser).await != n {
         assert!(
@@ -136,7 +142,7 @@ async fn wait_remote_tiles(browser: &Browser, n: u64) {
     }
 }
 
-async fn tile_attr(browser: &Browser, user_name: &str, attr: &str) -> String {
+pub async fn tile_attr(browser: &Browser, user_name: &str, attr: &str) -> String {
     browser
         .execute(
             "const t = [...document.querySelectorAll('.tile')].find((t) => t.querySelector('.tile-name')?.textContent.includes(arguments[0]));
@@ -149,7 +155,7 @@ async fn tile_attr(browser: &Browser, user_name: &str, attr: &str) -> String {
         .to_owned()
 }
 
-async fn wait_tile_attr(browser: &Browser, user_name: &str, attr: &str, value: &str) {
+pub async fn wait_tile_attr(browser: &Browser, user_name: &str, attr: &str, value: &str) {
     let start = Instant::now();
     loop {
         let got = tile_attr(browser, user_name, attr).await;
@@ -166,7 +172,7 @@ async fn wait_tile_attr(browser: &Browser, user_name: &str, attr: &str, value: &
 
 #[tokio::test]
 async fn two_then_three_people_see_and_hear_each_other_and_the_host_ends_it() {
-    let app = spawn_app().await;
+    let app = spawn_mesh_app().await;
     let browsers =
         Browser::start_many(vec![media_browser(), media_browser(), media_browser()]).await;
     let [host, guest, third] = &browsers[..] else {
@@ -258,7 +264,7 @@ async fn two_then_three_people_see_and_hear_each_other_and_the_host_ends_it() {
 
 #[tokio::test]
 async fn joining_with_mic_and_camera_off_sends_no_media_but_still_receives() {
-    let app = spawn_app().await;
+    let app = spawn_mesh_app().await;
     let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
     let [host, quiet] = &browsers[..] else {
         unreachable!()
@@ -303,7 +309,7 @@ async fn joining_with_mic_and_camera_off_sends_no_media_but_still_receives() {
 
 #[tokio::test]
 async fn after_a_server_restart_everyone_rejoins_without_reloading() {
-    let app = spawn_app().await;
+    let app = spawn_mesh_app().await;
     let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
     let [host, guest] = &browsers[..] else {
         unreachable!()
@@ -329,7 +335,9 @@ async fn after_a_server_restart_everyone_rejoins_without_reloading() {
 
     app.server.stop(false).await;
     let port = app.port.to_string();
-    let _again = app.respawn(&[("PORT", &port)]).await;
+    let _again = app
+        .respawn(&[("PORT", &port), ("BUILTIN_MEDIA", "mesh")])
+        .await;
 
     for ((b, who), old_id) in [(host, "host"), (guest, "guest")].into_iter().zip(before) {
         let start = Instant::now();
@@ -362,7 +370,7 @@ async fn after_a_server_restart_everyone_rejoins_without_reloading() {
 /// decoding each other's video.
 #[tokio::test]
 async fn offers_that_cross_are_settled_and_media_keeps_flowing() {
-    let app = spawn_app().await;
+    let app = spawn_mesh_app().await;
     let browsers = Browser::start_many(vec![media_browser(), media_browser()]).await;
     let [host, guest] = &browsers[..] else {
         unreachable!()

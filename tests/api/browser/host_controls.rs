@@ -151,7 +151,14 @@ async fn a_guest_waits_seeing_nothing_until_admitted_and_the_chat_reaches_everyo
         json!({ "peers": 0, "frames": 0, "tiles": 0, "pictures": 0 }),
         "a waiting guest receives nothing of the call"
     );
-    assert_eq!(remote_media(host).await["peers"], 0);
+    // Nor does anything of the guest reach the host (on the mesh: no connection at all; on
+    // the media server: nothing forwarded on the host's one connection).
+    let host_side = remote_media(host).await;
+    assert_eq!(
+        (&host_side["frames"], &host_side["tiles"]),
+        (&json!(0), &json!(0)),
+        "{host_side}"
+    );
 
     // Let in, both see each other.
     host.click_css("#knock-admit").await;

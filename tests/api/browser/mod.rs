@@ -9,6 +9,7 @@ mod clerk;
 mod dashboard;
 mod host_controls;
 mod recording;
+mod sfu;
 mod stream;
 
 use webdriver::Browser;

@@ -523,6 +523,27 @@ impl Browser {
         panic!("{css} not reached in {limit} Tabs; the focus is on {at}");
     }
 
+    /// Runs `source` in every page this browser opens from now on, before the page's own
+    /// scripts (Chromium's DevTools `Page.addScriptToEvaluateOnNewDocument`).
+    pub async fn on_every_page(&self, source: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": source },
+            })),
+        )
+        .await;
+    }
+
+    /// Kills this browser's processes outright (SIGKILL), as a crash or a pulled plug would:
+    /// no page unload, no goodbye on any socket.
+    pub async fn kill(self) {
+        let killed = kill_profile(self._profile.path());
+        assert!(killed > 0, "no browser process found for this session");
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
         let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
@@ -567,6 +588,30 @@ impl Browser {
             .send()
             .await;
     }
+}
+
+/// SIGKILLs every process started with this profile directory (only this session's Chromium
+/// has it); returns how many.
+fn kill_profile(profile: &std::path::Path) -> usize {
+    let wanted = format!("--user-data-dir={}", profile.display());
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == wanted.as_bytes())
+        {
+            // SAFETY: kill(2) on a PID just read; one that already exited is an ESRCH error.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
 }
 
 /// True once chromedriver answers `/status` as ready; false if it exited or never did.

@@ -1,0 +1,203 @@
+//! The engine against real str0m peers over loopback UDP, through the real transport.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+use super::*;
+use crate::config::SfuSettings;
+
+fn sfu() -> Arc<Sfu> {
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let settings = SfuSettings {
+        udp_port: Some(0),
+        tcp_port: None,
+        public_ip: Some(loopback),
+        max_participants: 10,
+    };
+    Sfu::start(&settings, loopback).expect("media server starts")
+}
+
+/// A browser stand-in: a peer connection that receives one audio line.
+struct Client {
+    rtc: Rtc,
+    socket: std::net::UdpSocket,
+    local: SocketAddr,
+}
+
+impl Client {
+    fn new() -> Self {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut rtc = RtcConfig::new().build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        Self { rtc, socket, local }
+    }
+
+    /// Offers through the engine, as the page does over the signalling socket.
+    fn offer(&mut self, engine: &mut RoomEngine, id: &str) {
+        let mut api = self.rtc.sdp_api();
+        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        let (offer, pending) = api.apply().unwrap();
+        let effects = engine.offer(id, &offer.to_sdp_string());
+        let answer = effects
+            .messages
+            .into_iter()
+            .find_map(|(to, m)| match m {
+                ServerMessage::SfuAnswer { sdp } if to == id => Some(sdp),
+                _ => None,
+            })
+            .expect("an answer");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+    }
+
+    /// Sends what is due, reads what arrived; true once connected.
+    fn turn(&mut self) -> bool {
+        let mut connected = false;
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let receive = Receive::new(Protocol::Udp, from, self.local, &buf[..n]).unwrap();
+            self.rtc
+                .handle_input(Input::Receive(Instant::now(), receive))
+                .unwrap();
+            connected |= self.drain();
+        }
+        self.rtc
+            .handle_input(Input::Timeout(Instant::now()))
+            .unwrap();
+        connected | self.drain()
+    }
+
+    fn drain(&mut self) -> bool {
+        let mut connected = false;
+        loop {
+            match self.rtc.poll_output().unwrap() {
+                Output::Timeout(_) => return connected,
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Output::Event(Event::Connected) => connected = true,
+                Output::Event(_) => {}
+            }
+        }
+    }
+}
+
+/// Runs the engine and the clients until `done` says so (or `limit` passes).
+async fn drive(
+    engine: &mut RoomEngine,
+    clients: &mut [&mut Client],
+    limit: Duration,
+    mut done: impl FnMut(&Effects, bool) -> bool,
+) -> bool {
+    let start = Instant::now();
+    let mut connected = false;
+    while start.elapsed() < limit {
+        for c in clients.iter_mut() {
+            connected |= c.turn();
+        }
+        let wake = tokio::time::timeout(Duration::from_millis(5), engine.wake()).await;
+        let effects = match wake {
+            Ok(w) => engine.handle(w),
+            Err(_) => engine.handle(Wake::Timer),
+        };
+        if done(&effects, connected) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn garbled_oversized_and_uninvited_offers_are_refused_with_a_reason() {
+    let mut engine = RoomEngine::new(sfu());
+    engine.add_peer("a", MediaState::default());
+    let refusal = |effects: Effects| match effects.messages.as_slice() {
+        [(to, ServerMessage::Error { message, .. })] if to == "a" || to == "stranger" => {
+            message.clone()
+        }
+        other => panic!("expected one refusal, got {other:?}"),
+    };
+    assert!(refusal(engine.offer("a", "not sdp")).contains("could not be read"));
+    let mut client = Client::new();
+    let mut api = client.rtc.sdp_api();
+    for _ in 0..MAX_MEDIA_LINES + 1 {
+        api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    }
+    let (offer, _) = api.apply().unwrap();
+    let sdp = offer.to_sdp_string();
+    assert!(refusal(engine.offer("a", &sdp)).contains("media lines"));
+    let mut other = Client::new();
+    let mut api = other.rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let (small, _) = api.apply().unwrap();
+    let small = small.to_sdp_string();
+    assert!(refusal(engine.offer("stranger", &small)).contains("not in this meeting"));
+}
+
+#[tokio::test]
+async fn a_panic_inside_one_peer_ends_that_peer_only() {
+    let sfu = sfu();
+    let mut engine = RoomEngine::new(sfu.clone());
+    let (mut a, mut b) = (Client::new(), Client::new());
+    for (id, client) in [("a", &mut a), ("b", &mut b)] {
+        engine.add_peer(id, MediaState::default());
+        client.offer(&mut engine, id);
+    }
+    let idx = engine.by_id["a"];
+    let peer = engine.peers[idx].as_mut().unwrap();
+    let mut work = Work::default();
+    let result: Result<(), _> = peer.mutate(idx, &sfu.transport, &mut work, |_| {
+        panic!("a bug inside the WebRTC stack")
+    });
+    assert!(result.is_err() && peer.broken);
+    // The other peer still connects and is served.
+    let served = drive(
+        &mut engine,
+        &mut [&mut b],
+        Duration::from_secs(10),
+        |_, c| c,
+    )
+    .await;
+    assert!(served, "b connected after a's panic");
+    let other = engine.peers[engine.by_id["b"]].as_ref().unwrap();
+    assert!(other.connected && !other.broken);
+}
+
+#[tokio::test]
+async fn a_peer_that_goes_silent_is_reported_gone_within_ten_seconds() {
+    let mut engine = RoomEngine::new(sfu());
+    let mut client = Client::new();
+    engine.add_peer("a", MediaState::default());
+    client.offer(&mut engine, "a");
+    let connected = drive(
+        &mut engine,
+        &mut [&mut client],
+        Duration::from_secs(10),
+        |_, c| c,
+    )
+    .await;
+    assert!(connected);
+    let wait = Duration::from_millis(500);
+    drive(&mut engine, &mut [&mut client], wait, |_, _| false).await;
+    // The browser vanishes: no more packets at all.
+    drop(client);
+    let silent = Instant::now();
+    let gone = drive(
+        &mut engine,
+        &mut [],
+        Duration::from_secs(10),
+        |effects, _| effects.gone.iter().any(|g| g == "a"),
+    )
+    .await;
+    assert!(gone, "still not gone after 10 s");
+    assert!(silent.elapsed() >= PEER_SILENCE_TIMEOUT - TICK);
+}
