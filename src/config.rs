@@ -24,6 +24,8 @@ media server (an SFU on one UDP port, with ICE over TCP as fallback), data in ./
   BIND                     address to listen on (default 127.0.0.1; 0.0.0.0 for a LAN)
   PORT                     port to listen on (default 8080; 0 picks a free port)
   DATA_DIR                 where the database, recordings and session key live (default ./data)
+  RECORDINGS_DIR           built-in recordings (default DATA_DIR/recordings); with several
+                           instances, a directory they all mount
   DATABASE_URL             sqlite://<path> (default sqlite://<DATA_DIR>/yoom.db), or
                            postgres://user:password@host/db for several instances
   DATABASE_MAX_CONNECTIONS connections in the pool (default 8 on SQLite, 10 on PostgreSQL)
@@ -94,6 +96,8 @@ pub struct Settings {
     pub bind: IpAddr,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Where built-in recordings are kept (`RECORDINGS_DIR`, default `DATA_DIR/recordings`).
+    pub recordings_dir: PathBuf,
     pub database_url: String,
     /// The pool's size and patience (`DATABASE_MAX_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_SECS`).
     pub database_pool: crate::db::PoolSettings,
@@ -200,6 +204,9 @@ impl Settings {
         };
         let port = parse_number("PORT", get("PORT"), 8080u16)?;
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let recordings_dir = get("RECORDINGS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("recordings"));
         let database_url = match get("DATABASE_URL") {
             Some(url) if crate::db::Backend::of_url(&url).is_some() => url,
             Some(_) => {
@@ -452,6 +459,7 @@ impl Settings {
             bind,
             port,
             data_dir,
+            recordings_dir,
             database_url,
             database_pool,
             instance_url,
@@ -672,6 +680,7 @@ mod tests {
         assert_eq!(s.media_mode(), "built-in SFU");
         assert_eq!(s.origin(), "http://localhost:8080");
         assert_eq!(s.database_url, "sqlite://./data/yoom.db");
+        assert_eq!(s.recordings_dir, PathBuf::from("./data/recordings"));
         assert_eq!(s.mesh_max_participants, 8);
         assert_eq!(s.database_pool.max_connections, 8);
         assert_eq!(
@@ -709,6 +718,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.instance_url.unwrap().as_str(), "http://10.0.0.5:8080/");
+        // Recordings in a directory every instance mounts.
+        let s = settings(&[("RECORDINGS_DIR", "/srv/yoom-recordings")]).unwrap();
+        assert_eq!(s.recordings_dir, PathBuf::from("/srv/yoom-recordings"));
     }
 
     #[test]

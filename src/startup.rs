@@ -283,7 +283,7 @@ fn run(
     let media = web::Data::new(media);
     let uploads = web::Data::new(crate::recordings::upload::Uploads::new(
         pool.get_ref().clone(),
-        crate::recordings::files::RecordingFiles::new(&settings.data_dir)?,
+        crate::recordings::files::RecordingFiles::new(&settings.recordings_dir)?,
         crate::recordings::upload::Quota {
             max_bytes: settings.recording_max_bytes,
             account_bytes: settings.recording_quota_bytes,

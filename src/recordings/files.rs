@@ -46,8 +46,9 @@ pub enum Received {
 }
 
 impl RecordingFiles {
-    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
-        let dir = data_dir.join("recordings");
+    /// Keeps recordings in `dir` (`RECORDINGS_DIR`), created if missing.
+    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+        let dir = dir.to_path_buf();
         std::fs::create_dir_all(dir.join(INCOMING))
             .with_context(|| format!("Failed to create {}", dir.display()))?;
         // Bodies that were arriving when a server stopped are of no use now. Only old ones go:

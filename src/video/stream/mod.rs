@@ -353,8 +353,8 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn debug_output_shows_neither_the_secret_nor_the_server_token() {
+    #[tokio::test]
+    async fn debug_output_shows_neither_the_secret_nor_the_server_token() {
         let m = media();
         let debug = format!("{m:?}");
         assert!(!debug.contains("secret456-unique"), "{debug}");
@@ -362,8 +362,8 @@ mod tests {
         assert!(debug.contains("key123"));
     }
 
-    #[test]
-    fn each_meeting_is_due_once_its_own_freshness_has_passed() {
+    #[tokio::test]
+    async fn each_meeting_is_due_once_its_own_freshness_has_passed() {
         let m = media();
         let a_minute_ago = Instant::now() - Duration::from_secs(60);
         {
@@ -386,8 +386,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_browser_client_and_the_csp_follow_the_base_url() {
+    #[tokio::test]
+    async fn the_browser_client_and_the_csp_follow_the_base_url() {
         let m = media();
         assert_eq!(m.coordinator_url(), "http://127.0.0.1:9/video");
         let csp = m.csp_connect_sources();
