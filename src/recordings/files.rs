@@ -277,7 +277,7 @@ mod tests {
         assert!(files.free_bytes().unwrap() > 0);
         // Nothing is left behind where bodies arrive.
         assert_eq!(
-            std::fs::read_dir(dir.path().join("recordings/incoming"))
+            std::fs::read_dir(dir.path().join("incoming"))
                 .unwrap()
                 .count(),
             0
@@ -296,7 +296,7 @@ mod tests {
             .unwrap();
         assert!(matches!(got, Received::TooLarge));
         assert_eq!(
-            std::fs::read_dir(dir.path().join("recordings/incoming"))
+            std::fs::read_dir(dir.path().join("incoming"))
                 .unwrap()
                 .count(),
             0

@@ -24,7 +24,7 @@ pub async fn two_instances(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
 }
 
 /// A second person, signed up on `app`; returns their cookie.
-async fn person(app: &TestApp, name: &str) -> String {
+pub async fn person(app: &TestApp, name: &str) -> String {
     let other = app.other_client();
     other.signed_in_as(name).await;
     other.cookie_header()

@@ -8,6 +8,7 @@ pub mod call;
 mod clerk;
 mod dashboard;
 mod host_controls;
+mod instances;
 mod recording;
 mod sfu;
 mod stream;

@@ -40,7 +40,7 @@ fn sfu_browser() -> BrowserOptions {
     options
 }
 
-async fn start_browsers(n: usize) -> Vec<Browser> {
+pub(super) async fn start_browsers(n: usize) -> Vec<Browser> {
     let browsers = Browser::start_many((0..n).map(|_| sfu_browser()).collect()).await;
     for b in &browsers {
         b.on_every_page(COUNT_CONNECTIONS).await;
@@ -140,7 +140,7 @@ async fn per_person(browser: &Browser) -> (HashMap<String, Person>, (i64, i64)) 
 
 /// Waits until `who` sees every one of `others` with video playing (frames rising, a size)
 /// and their audio arriving (packets rising), over exactly one peer connection.
-async fn assert_sees_and_hears(browser: &Browser, who: &str, others: &[&str]) {
+pub(super) async fn assert_sees_and_hears(browser: &Browser, who: &str, others: &[&str]) {
     let start = Instant::now();
     let mut before: Option<HashMap<String, Person>> = None;
     loop {
@@ -188,7 +188,7 @@ const done = arguments[arguments.length - 1];
 })().catch((e) => done('ERROR ' + e));
 "#;
 
-async fn selected_remote(browser: &Browser) -> Value {
+pub(super) async fn selected_remote(browser: &Browser) -> Value {
     browser.execute_async(SELECTED_REMOTE, vec![]).await
 }
 
