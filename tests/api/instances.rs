@@ -171,7 +171,9 @@ async fn meetings_created_through_two_instances_meet_one_limit() {
 
 #[tokio::test]
 async fn people_who_reach_different_instances_meet_in_one_room() {
-    let (a, b) = two_instances(&[]).await;
+    // The mesh, whose signalling (offers between browsers) shows order through the relay;
+    // the media server across instances has a browser test (browser::instances).
+    let (a, b) = two_instances(&[("BUILTIN_MEDIA", "mesh")]).await;
     a.signed_in_as("host").await;
     let meeting = a.start_instant("One room").await;
     let guest = person(&b, "guest").await;
