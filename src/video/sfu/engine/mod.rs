@@ -32,8 +32,8 @@ use tokio::sync::mpsc;
 use super::Sfu;
 use super::transport::{Datagram, ROOM_PACKET_QUEUE};
 use crate::video::mesh::protocol::{ServerMessage, SlotShown};
+use peer::{Broken, Peer, PeerIdx, SourceKey, Work};
 pub use peer::{MediaState, Tile};
-use peer::{Peer, PeerIdx, SourceKey, Work};
 use speakers::Speakers;
 
 /// How often slots are reassigned (speakers change, layers come and go) and peers checked.
@@ -64,6 +64,15 @@ pub struct Effects {
     pub messages: Vec<(String, ServerMessage)>,
     /// Peers whose connection failed (ICE timed out, or their engine state broke).
     pub gone: Vec<String>,
+}
+
+impl Effects {
+    /// Reports a peer gone (once).
+    fn lost(&mut self, id: &str) {
+        if !self.gone.iter().any(|g| g == id) {
+            self.gone.push(id.to_owned());
+        }
+    }
 }
 
 /// The media of one room.
@@ -178,9 +187,9 @@ impl RoomEngine {
         let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
-        let Some(rtc) = peer.rtc.as_ref() else {
+        if !peer.has_rtc() {
             return;
-        };
+        }
         let Ok(receive) = Receive::new(
             datagram.proto,
             datagram.source,
@@ -190,8 +199,10 @@ impl RoomEngine {
             return;
         };
         let input = Input::Receive(datagram.received, receive);
-        if !rtc.accepts(&input) {
-            return;
+        match peer.inspect("accepts", |rtc| rtc.accepts(&input)) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(Broken) => return self.fail(idx),
         }
         if !peer.heard {
             peer.heard = true;
@@ -199,7 +210,7 @@ impl RoomEngine {
         }
         peer.last_heard = datagram.received;
         if peer
-            .mutate(idx, &transport, &mut self.work, |rtc| {
+            .mutate("handle_input", idx, &transport, &mut self.work, |rtc| {
                 rtc.handle_input(input)
             })
             .is_err()
@@ -219,7 +230,7 @@ impl RoomEngine {
                 continue;
             }
             if peer
-                .mutate(idx, &transport, &mut self.work, |rtc| {
+                .mutate("handle_input", idx, &transport, &mut self.work, |rtc| {
                     rtc.handle_input(Input::Timeout(now))
                 })
                 .is_err()
@@ -252,12 +263,14 @@ impl RoomEngine {
                     // Forwarded packets leave at once, as they came: a pacer would hold a
                     // keyframe's burst back for tens of milliseconds. The estimate still
                     // comes from the receiver's feedback and caps the layers chosen.
-                    let unpaced = peer.mutate(idx, &transport, &mut self.work, |rtc| {
-                        if let Some(stream) = rtc.direct_api().stream_tx_by_mid(added.mid, None) {
-                            stream.set_unpaced(true);
-                        }
-                        Ok(())
-                    });
+                    let unpaced =
+                        peer.mutate("set_unpaced", idx, &transport, &mut self.work, |rtc| {
+                            if let Some(stream) = rtc.direct_api().stream_tx_by_mid(added.mid, None)
+                            {
+                                stream.set_unpaced(true);
+                            }
+                            Ok(())
+                        });
                     if unpaced.is_err() {
                         self.fail(idx);
                     }
@@ -302,11 +315,9 @@ impl RoomEngine {
 
     /// Marks a peer failed: nothing more is forwarded to or from it, and the room drops it.
     fn fail(&mut self, idx: PeerIdx) {
-        if let Some(peer) = self.peers[idx].as_mut()
-            && !self.effects.gone.contains(&peer.id)
-        {
+        if let Some(peer) = self.peers[idx].as_mut() {
             peer.broken = true;
-            self.effects.gone.push(peer.id.clone());
+            self.effects.lost(&peer.id);
             self.dirty = true;
         }
     }

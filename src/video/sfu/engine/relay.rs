@@ -8,7 +8,7 @@ use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::forward::{Incoming, Vp8Ids};
-use super::peer::{PeerIdx, SourceKey};
+use super::peer::{Broken, PeerIdx, SourceKey};
 use super::{KEYFRAME_REQUEST_INTERVAL, RoomEngine, layers};
 
 impl RoomEngine {
@@ -23,6 +23,7 @@ impl RoomEngine {
             sfu,
             effects,
             delays,
+            dirty,
             ..
         } = self;
         let now = packet.timestamp;
@@ -32,8 +33,14 @@ impl RoomEngine {
         if publisher.broken {
             return;
         }
-        let Some((mid, rid)) = publisher.stream_of(packet.header.ssrc) else {
-            return;
+        let (mid, rid) = match publisher.stream_of(packet.header.ssrc) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(Broken) => {
+                effects.lost(&publisher.id);
+                *dirty = true;
+                return;
+            }
         };
         let is_audio = publisher.audio_in == Some(mid);
         if is_audio {
@@ -91,8 +98,14 @@ impl RoomEngine {
                 out_slot.shown = Some(from);
                 announce.entry(sub).or_default().push((out_mid, Some(from)));
             }
-            let Some(pt) = kind.payload_type(subscriber, out_mid) else {
-                continue;
+            let pt = match kind.payload_type(subscriber, out_mid) {
+                Ok(Some(pt)) => pt,
+                Ok(None) => continue,
+                Err(Broken) => {
+                    effects.lost(&subscriber.id);
+                    *dirty = true;
+                    continue;
+                }
             };
             let mut write =
                 RtpWrite::new(pt, out.seq.into(), out.time, now, packet.payload.clone())
@@ -120,7 +133,7 @@ impl RoomEngine {
                 };
                 write = write.ext_vals(ext);
             }
-            let written = subscriber.mutate(sub, &sfu.transport, work, |rtc| {
+            let written = subscriber.mutate("write_rtp", sub, &sfu.transport, work, |rtc| {
                 if let Some(stream) = rtc.direct_api().stream_tx_by_mid(out_mid, None) {
                     stream.write_rtp(write);
                 }
@@ -128,10 +141,10 @@ impl RoomEngine {
             });
             match written {
                 Ok(()) => delays.record(Instant::now().saturating_duration_since(now)),
-                Err(_) if !effects.gone.contains(&subscriber.id) => {
-                    effects.gone.push(subscriber.id.clone());
+                Err(Broken) => {
+                    effects.lost(&subscriber.id);
+                    *dirty = true;
                 }
-                Err(_) => {}
             }
         }
     }
@@ -186,13 +199,19 @@ impl RoomEngine {
             return;
         }
         peer.keyframe_asked.insert((mid, rid), now);
-        let result = peer.mutate(publisher, &transport, &mut self.work, |rtc| {
-            // No stream yet for that layer (it has not arrived): nothing to ask.
-            if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
-                stream.request_keyframe(KeyframeRequestKind::Pli);
-            }
-            Ok(())
-        });
+        let result = peer.mutate(
+            "request_keyframe",
+            publisher,
+            &transport,
+            &mut self.work,
+            |rtc| {
+                // No stream yet for that layer (it has not arrived): nothing to ask.
+                if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                    stream.request_keyframe(KeyframeRequestKind::Pli);
+                }
+                Ok(())
+            },
+        );
         if result.is_err() {
             self.fail(publisher);
         }
