@@ -11,6 +11,7 @@ use str0m::media::{Mid, Pt};
 
 use super::layers::{self, Showing, Want};
 use super::peer::{Broken, OutSlot, Peer, PeerIdx, SourceKey};
+use super::relay::Held;
 use super::{RoomEngine, layers::NOMINAL_BITRATES};
 
 /// Before the page says how big its tiles are, assume thumbnails: the smallest layer starts
@@ -113,7 +114,7 @@ impl RoomEngine {
         }
         self.rebuild_routes();
         for key in keyframes {
-            self.request_keyframe(key, now);
+            self.request_keyframe(key, now, Held::Dropped);
         }
     }
 

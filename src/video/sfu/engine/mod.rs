@@ -141,15 +141,16 @@ impl RoomEngine {
         }
     }
 
-    /// The earliest timeout any peer asked for. (Handling timers in coarser steps saves
-    /// wake-ups but makes the bandwidth estimates of the subscribers drop: measured, it cost
-    /// more than it saved.)
+    /// The earliest timeout any peer asked for, or keyframe request owed. (Handling timers in
+    /// coarser steps saves wake-ups but makes the bandwidth estimates of the subscribers drop:
+    /// measured, it cost more than it saved.)
     fn deadline(&self) -> Instant {
         self.peers
             .iter()
             .flatten()
             .filter(|p| !p.broken)
-            .filter_map(|p| p.next_timeout)
+            .flat_map(|p| [p.next_timeout, p.keyframe_due()])
+            .flatten()
             .fold(self.next_tick, Instant::min)
     }
 
@@ -170,6 +171,7 @@ impl RoomEngine {
         }
         let now = Instant::now();
         self.timeouts(now);
+        self.send_owed_keyframes(now);
         self.run_work();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
@@ -282,7 +284,8 @@ impl RoomEngine {
                     tracing::debug!(peer = %peer.id, "media connected");
                 }
                 // Its slots (and what it publishes) take part from now on; what it was sent
-                // before was lost, so its slots start from a keyframe, asked for at once.
+                // before was lost, so its slots start from a keyframe, asked for at once (or
+                // when the layer's throttle opens, if others just asked).
                 self.dirty = true;
                 self.request_slot_keyframes(idx, true);
             }

@@ -38,6 +38,16 @@ pub struct Work {
 #[derive(Debug)]
 pub struct Broken;
 
+/// The keyframe requests of one layer a publisher sends.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyframeAsk {
+    /// When the last request went out.
+    pub sent: Instant,
+    /// One was asked for that must not be dropped (a subscriber just connected) while the
+    /// throttle held it back: it goes out when the throttle opens.
+    pub owed: bool,
+}
+
 /// What a peer says it sends (the page's mic, camera and screen buttons).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaState {
@@ -94,7 +104,11 @@ pub struct Peer {
     /// Camera layers by rank (`q`, `h`, `f`).
     pub layers: [LayerStat; 3],
     pub streams: HashMap<Ssrc, (Mid, Option<Rid>)>,
-    pub keyframe_asked: HashMap<(Mid, Option<Rid>), Instant>,
+    /// Keyframe requests per layer of what it publishes (see `RoomEngine::request_keyframe`).
+    pub keyframe_asked: HashMap<(Mid, Option<Rid>), KeyframeAsk>,
+    /// Keyframe requests made of it so far, all layers (one for a layer that has not arrived
+    /// yet goes nowhere).
+    pub keyframe_requests: u64,
     /// What it receives into.
     pub audio_slots: Vec<OutSlot>,
     pub video_slots: Vec<OutSlot>,
@@ -129,6 +143,7 @@ impl Peer {
             layers: Default::default(),
             streams: HashMap::new(),
             keyframe_asked: HashMap::new(),
+            keyframe_requests: 0,
             audio_slots: Vec::new(),
             video_slots: Vec::new(),
             layout: None,
@@ -281,6 +296,19 @@ impl Peer {
             self.streams.insert(ssrc, found);
         }
         Ok(Some(found))
+    }
+
+    /// When the throttle lets its first owed keyframe request out (`None`: none owed, or
+    /// none can be sent: it is not connected, or broken).
+    pub fn keyframe_due(&self) -> Option<Instant> {
+        if self.broken || !self.connected {
+            return None;
+        }
+        self.keyframe_asked
+            .values()
+            .filter(|ask| ask.owed)
+            .map(|ask| ask.sent + super::KEYFRAME_REQUEST_INTERVAL)
+            .min()
     }
 
     /// Bits per second each camera layer sends (`None`: not arriving now).

@@ -346,3 +346,50 @@ async fn a_peer_that_goes_silent_is_reported_gone_within_ten_seconds() {
     assert!(gone, "still not gone after 10 s");
     assert!(silent.elapsed() >= PEER_SILENCE_TIMEOUT - TICK);
 }
+
+#[tokio::test]
+async fn subscribers_joining_together_cost_one_keyframe_request_per_layer_and_window() {
+    let mut engine = RoomEngine::new(sfu());
+    let camera = MediaState {
+        video: true,
+        ..MediaState::default()
+    };
+    engine.add_peer("p", camera);
+    Client::new().offer(&mut engine, "p");
+    peer(&mut engine, "p").connected = true;
+    let layer = (Mid::from("1"), Some(str0m::media::Rid::from("q")));
+    let key = (engine.by_id["p"], layer.0, layer.1);
+    // Five subscribers whose slot shows that layer connect at once.
+    let subscribers: Vec<String> = (0..5).map(|i| format!("s{i}")).collect();
+    for id in &subscribers {
+        engine.add_peer(id, MediaState::default());
+        let mut slot = peer::OutSlot {
+            mid: Mid::from("2"),
+            slot: forward::Slot::new(90_000),
+            shown: None,
+        };
+        slot.slot.set_target(Some(key));
+        peer(&mut engine, id).video_slots.push(slot);
+    }
+    for (n, id) in subscribers.iter().enumerate() {
+        let idx = engine.by_id[id];
+        engine.on_event(idx, Event::Connected);
+        let requests = peer(&mut engine, "p").keyframe_requests;
+        assert_eq!(requests, 1, "after {} connected", n + 1);
+    }
+    // The one held back is owed, and the engine wakes to send it when the window opens.
+    let sent = peer(&mut engine, "p").keyframe_asked[&layer].sent;
+    let opens = sent + KEYFRAME_REQUEST_INTERVAL;
+    assert_eq!(peer(&mut engine, "p").keyframe_due(), Some(opens));
+    engine.next_tick = opens + TICK;
+    peer(&mut engine, "p").next_timeout = None;
+    assert_eq!(engine.deadline(), opens, "no other timer");
+    engine.send_owed_keyframes(opens - Duration::from_millis(1));
+    assert_eq!(peer(&mut engine, "p").keyframe_requests, 1, "not before");
+    engine.send_owed_keyframes(opens);
+    assert_eq!(peer(&mut engine, "p").keyframe_requests, 2);
+    // Then nothing is owed.
+    assert_eq!(peer(&mut engine, "p").keyframe_due(), None);
+    engine.send_owed_keyframes(opens + KEYFRAME_REQUEST_INTERVAL * 2);
+    assert_eq!(peer(&mut engine, "p").keyframe_requests, 2);
+}
