@@ -97,8 +97,19 @@ impl Sfu {
     }
 
     /// A server-side connection for one browser: ICE-lite, RTP forwarding, Opus and VP8 only,
-    /// bandwidth estimation on.
+    /// bandwidth estimation on. Built inside `catch_unwind`, like every call into a connection
+    /// (see `engine::peer`): a str0m panic here refuses this browser's offer, nothing more.
     pub fn new_rtc(&self) -> anyhow::Result<Rtc> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build_rtc())).unwrap_or_else(
+            |_| {
+                Err(anyhow::anyhow!(
+                    "str0m panicked while setting up a connection"
+                ))
+            },
+        )
+    }
+
+    fn build_rtc(&self) -> anyhow::Result<Rtc> {
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)

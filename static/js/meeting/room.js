@@ -1,7 +1,8 @@
 // The meeting room: setup screen, call UI and controls. Media travels through an adapter
 // (mesh.js or stream.js) chosen by the server in data-adapter; this file never touches
 // signalling. Adapters may offer optional hooks (bindVideo, setAudioOutput, statsRows; see the
-// top of stream.js) that this file uses when they are there. The page's shared state lives in
+// top of stream.js; and layoutChanged(), called when other tiles may be on screen, see sfu.js)
+// that this file uses when they are there. The page's shared state lives in
 // call-context.js; my own media in local-media.js; recording in recording-control.js; the
 // waiting screen and the ways in in entry.js; the room's chat and host controls in room-controls.js,
 // chat.js and host-controls.js.
@@ -269,7 +270,9 @@ function refresh() {
     (people.has(call.spotlightKey) ? call.spotlightKey : null) ??
     remote[0]?.key ??
     "local";
-  call.stage.arrange($("call").dataset.layout, spot, ["local", ...remote.map((p) => p.key)]);
+  // The grid keeps whoever shares a screen, then who spoke last, on whatever page I look at.
+  const featured = [...remote.filter((p) => p.screen).map((p) => p.key), call.spotlightKey].filter((k) => k && people.has(k));
+  call.stage.arrange($("call").dataset.layout, spot, ["local", ...remote.map((p) => p.key)], featured);
   $("alone").hidden = remote.length > 0;
   call.panel.render([...people.values()]);
   call.controls.update(state());
@@ -322,6 +325,10 @@ function start() {
   cloud.addEventListener("timeout", cloudTimedOut);
   call.setup = new Setup();
   call.stage = new Stage();
+  // Other tiles on screen (a page turned, a layout changed): adapters that receive video only
+  // for what is shown hear of it at once, not at their next look.
+  call.stage.addEventListener("arranged", () => call.adapter?.layoutChanged?.());
+  call.stage.addEventListener("page", ({ detail: { page, pages } }) => announce(`Page ${page + 1} of ${pages}`));
   call.host = config.owner ? new HostControls() : null;
   call.panel = new ParticipantsPanel({
     host: config.owner,

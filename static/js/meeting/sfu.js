@@ -12,8 +12,12 @@
 //   negotiation at a time; the server never offers, so offers cannot cross.
 //
 // Hooks for room.js: bindVideo(id, el) (the server's slots draw into the tiles' <video>),
+// layoutChanged() (other tiles may be on screen: a grid page turned, a layout changed),
 // setAudioOutput(sinkId), statsRows(); events as mesh.js, plus audio {id, stream} for the
 // voices, which play on elements of their own.
+//
+// A tile is on screen when some of it is inside the window and inside the box it sits in (the
+// speaker layouts' strip scrolls); hidden tiles (other grid pages, see tiles.js) are not.
 
 import { MeshAdapter } from "./mesh.js";
 
@@ -49,6 +53,15 @@ function preferCodec(transceiver, kind, mimeType, sending) {
   }
 }
 
+/** Whether some of rect `r` is inside the window and inside `box` (its container's rect). */
+function onScreen(r, box) {
+  const top = Math.max(r.top, 0, box?.top ?? 0);
+  const left = Math.max(r.left, 0, box?.left ?? 0);
+  const bottom = Math.min(r.bottom, innerHeight, box?.bottom ?? Infinity);
+  const right = Math.min(r.right, innerWidth, box?.right ?? Infinity);
+  return bottom > top && right > left;
+}
+
 export class SfuAdapter extends MeshAdapter {
   constructor(options) {
     super(options);
@@ -67,6 +80,10 @@ export class SfuAdapter extends MeshAdapter {
     // When this connection's steps happened (performance.now()), for the console and tests.
     this.timings = { created: performance.now() };
     this.resizes = new ResizeObserver(() => this.scheduleLayout());
+    // Scrolling the strip brings other thumbnails on screen (scroll events do not bubble, but
+    // they pass the document on their way down).
+    this.onScroll = () => this.scheduleLayout();
+    document.addEventListener("scroll", this.onScroll, { capture: true, passive: true });
     // Someone waiting to be let in holds no connection at all; one is made when let in.
     this.addEventListener("waiting", () => {
       this.closeConnection();
@@ -341,6 +358,15 @@ export class SfuAdapter extends MeshAdapter {
     this.scheduleLayout();
   }
 
+  layoutChanged() {
+    // tiles.js reports once the tiles are in place: no settling delay (resizes that follow
+    // come through the observer), so a turned page's video starts as soon as it can.
+    this.layoutSoon ??= setTimeout(() => {
+      this.layoutSoon = null;
+      this.sendLayout();
+    }, 0);
+  }
+
   setAudioOutput(sinkId) {
     this.sinkId = sinkId || "";
     for (const slot of [...this.slots.values(), ...this.unnamed]) slot.audio?.setSinkId?.(this.sinkId).catch(() => {});
@@ -382,9 +408,11 @@ export class SfuAdapter extends MeshAdapter {
     const tiles = [];
     for (const [id, el] of this.videoEls) {
       if (!this.peers.has(id) || !el.isConnected) continue;
-      const r = (el.closest(".tile") ?? el).getBoundingClientRect();
-      const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
-      if (onScreen) tiles.push({ id, width: Math.round(r.width * ratio), height: Math.round(r.height * ratio) });
+      const tile = el.closest(".tile") ?? el;
+      const r = tile.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0 && onScreen(r, tile.parentElement?.getBoundingClientRect())) {
+        tiles.push({ id, width: Math.round(r.width * ratio), height: Math.round(r.height * ratio) });
+      }
     }
     tiles.sort((a, b) => b.width * b.height - a.width * a.height);
     const text = JSON.stringify(tiles);
@@ -456,9 +484,12 @@ export class SfuAdapter extends MeshAdapter {
 
   close() {
     super.close();
+    document.removeEventListener("scroll", this.onScroll, { capture: true });
     clearInterval(this.layoutTimer);
     clearTimeout(this.layoutPending);
     this.layoutPending = null;
+    clearTimeout(this.layoutSoon);
+    this.layoutSoon = null;
     this.resizes.disconnect();
     this.closeConnection();
     this.videoEls.clear();

@@ -7,6 +7,7 @@ mod accounts;
 pub mod call;
 mod clerk;
 mod dashboard;
+mod grid;
 mod host_controls;
 mod instances;
 mod recording;

@@ -10,7 +10,8 @@ use str0m::format::Codec;
 use str0m::media::{Mid, Pt};
 
 use super::layers::{self, Showing, Want};
-use super::peer::{OutSlot, Peer, PeerIdx, SourceKey};
+use super::peer::{Broken, OutSlot, Peer, PeerIdx, SourceKey};
+use super::relay::Held;
 use super::{RoomEngine, layers::NOMINAL_BITRATES};
 
 /// Before the page says how big its tiles are, assume thumbnails: the smallest layer starts
@@ -47,20 +48,20 @@ impl Kind {
     }
 
     /// The payload type the subscriber's browser chose for this kind (asked once).
-    pub fn payload_type(self, peer: &mut Peer, mid: Mid) -> Option<Pt> {
+    pub fn payload_type(self, peer: &mut Peer, mid: Mid) -> Result<Option<Pt>, Broken> {
         let (cached, codec) = match self {
             Kind::Audio => (peer.audio_pt, Codec::Opus),
             Kind::Video => (peer.video_pt, Codec::Vp8),
         };
         if cached.is_some() {
-            return cached;
+            return Ok(cached);
         }
-        let pt = peer.payload_type(mid, codec);
+        let pt = peer.payload_type(mid, codec)?;
         match self {
             Kind::Audio => peer.audio_pt = pt,
             Kind::Video => peer.video_pt = pt,
         }
-        pt
+        Ok(pt)
     }
 }
 
@@ -113,7 +114,7 @@ impl RoomEngine {
         }
         self.rebuild_routes();
         for key in keyframes {
-            self.request_keyframe(key, now);
+            self.request_keyframe(key, now, Held::Dropped);
         }
     }
 
@@ -209,12 +210,12 @@ impl RoomEngine {
         let Some(peer) = self.peers[sub].as_mut() else {
             return;
         };
-        if peer.desired == desired || peer.rtc.is_none() || !peer.connected {
+        if peer.desired == desired || !peer.has_rtc() || !peer.connected {
             return;
         }
         peer.desired = desired;
         let minimum = Bitrate::bps(MIN_DESIRED);
-        let result = peer.mutate(sub, &transport, &mut self.work, |rtc| {
+        let result = peer.mutate("set_bitrate", sub, &transport, &mut self.work, |rtc| {
             rtc.bwe().set_bitrate(minimum, Bitrate::bps(desired));
             Ok(())
         });

@@ -32,8 +32,8 @@ use tokio::sync::mpsc;
 use super::Sfu;
 use super::transport::{Datagram, ROOM_PACKET_QUEUE};
 use crate::video::mesh::protocol::{ServerMessage, SlotShown};
+use peer::{Broken, Peer, PeerIdx, SourceKey, Work};
 pub use peer::{MediaState, Tile};
-use peer::{Peer, PeerIdx, SourceKey, Work};
 use speakers::Speakers;
 
 /// How often slots are reassigned (speakers change, layers come and go) and peers checked.
@@ -64,6 +64,15 @@ pub struct Effects {
     pub messages: Vec<(String, ServerMessage)>,
     /// Peers whose connection failed (ICE timed out, or their engine state broke).
     pub gone: Vec<String>,
+}
+
+impl Effects {
+    /// Reports a peer gone (once).
+    fn lost(&mut self, id: &str) {
+        if !self.gone.iter().any(|g| g == id) {
+            self.gone.push(id.to_owned());
+        }
+    }
 }
 
 /// The media of one room.
@@ -132,15 +141,16 @@ impl RoomEngine {
         }
     }
 
-    /// The earliest timeout any peer asked for. (Handling timers in coarser steps saves
-    /// wake-ups but makes the bandwidth estimates of the subscribers drop: measured, it cost
-    /// more than it saved.)
+    /// The earliest timeout any peer asked for, or keyframe request owed. (Handling timers in
+    /// coarser steps saves wake-ups but makes the bandwidth estimates of the subscribers drop:
+    /// measured, it cost more than it saved.)
     fn deadline(&self) -> Instant {
         self.peers
             .iter()
             .flatten()
             .filter(|p| !p.broken)
-            .filter_map(|p| p.next_timeout)
+            .flat_map(|p| [p.next_timeout, p.keyframe_due()])
+            .flatten()
             .fold(self.next_tick, Instant::min)
     }
 
@@ -161,6 +171,7 @@ impl RoomEngine {
         }
         let now = Instant::now();
         self.timeouts(now);
+        self.send_owed_keyframes(now);
         self.run_work();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
@@ -178,9 +189,9 @@ impl RoomEngine {
         let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
-        let Some(rtc) = peer.rtc.as_ref() else {
+        if !peer.has_rtc() {
             return;
-        };
+        }
         let Ok(receive) = Receive::new(
             datagram.proto,
             datagram.source,
@@ -190,8 +201,10 @@ impl RoomEngine {
             return;
         };
         let input = Input::Receive(datagram.received, receive);
-        if !rtc.accepts(&input) {
-            return;
+        match peer.inspect("accepts", |rtc| rtc.accepts(&input)) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(Broken) => return self.fail(idx),
         }
         if !peer.heard {
             peer.heard = true;
@@ -199,7 +212,7 @@ impl RoomEngine {
         }
         peer.last_heard = datagram.received;
         if peer
-            .mutate(idx, &transport, &mut self.work, |rtc| {
+            .mutate("handle_input", idx, &transport, &mut self.work, |rtc| {
                 rtc.handle_input(input)
             })
             .is_err()
@@ -219,7 +232,7 @@ impl RoomEngine {
                 continue;
             }
             if peer
-                .mutate(idx, &transport, &mut self.work, |rtc| {
+                .mutate("handle_input", idx, &transport, &mut self.work, |rtc| {
                     rtc.handle_input(Input::Timeout(now))
                 })
                 .is_err()
@@ -252,12 +265,14 @@ impl RoomEngine {
                     // Forwarded packets leave at once, as they came: a pacer would hold a
                     // keyframe's burst back for tens of milliseconds. The estimate still
                     // comes from the receiver's feedback and caps the layers chosen.
-                    let unpaced = peer.mutate(idx, &transport, &mut self.work, |rtc| {
-                        if let Some(stream) = rtc.direct_api().stream_tx_by_mid(added.mid, None) {
-                            stream.set_unpaced(true);
-                        }
-                        Ok(())
-                    });
+                    let unpaced =
+                        peer.mutate("set_unpaced", idx, &transport, &mut self.work, |rtc| {
+                            if let Some(stream) = rtc.direct_api().stream_tx_by_mid(added.mid, None)
+                            {
+                                stream.set_unpaced(true);
+                            }
+                            Ok(())
+                        });
                     if unpaced.is_err() {
                         self.fail(idx);
                     }
@@ -269,7 +284,8 @@ impl RoomEngine {
                     tracing::debug!(peer = %peer.id, "media connected");
                 }
                 // Its slots (and what it publishes) take part from now on; what it was sent
-                // before was lost, so its slots start from a keyframe, asked for at once.
+                // before was lost, so its slots start from a keyframe, asked for at once (or
+                // when the layer's throttle opens, if others just asked).
                 self.dirty = true;
                 self.request_slot_keyframes(idx, true);
             }
@@ -302,11 +318,9 @@ impl RoomEngine {
 
     /// Marks a peer failed: nothing more is forwarded to or from it, and the room drops it.
     fn fail(&mut self, idx: PeerIdx) {
-        if let Some(peer) = self.peers[idx].as_mut()
-            && !self.effects.gone.contains(&peer.id)
-        {
+        if let Some(peer) = self.peers[idx].as_mut() {
             peer.broken = true;
-            self.effects.gone.push(peer.id.clone());
+            self.effects.lost(&peer.id);
             self.dirty = true;
         }
     }

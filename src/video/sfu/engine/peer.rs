@@ -1,9 +1,11 @@
 //! One browser's connection as the room's engine holds it: its `Rtc` (ICE, DTLS, SRTP, RTCP,
 //! bandwidth estimate), what it publishes and the slots it receives into.
 //!
-//! Every mutation of the `Rtc` is followed by draining its output to the next timeout, inside
+//! The `Rtc` is private to this module: every call into it goes through [`Peer::mutate`]
+//! (which then drains its output to the next timeout) or [`Peer::inspect`], both inside
 //! `catch_unwind`: str0m panics on its own internal bugs, and such a panic must end this peer
-//! only. Its events are queued for the engine, which acts on them after the drain.
+//! only. A panic or error marks the peer broken, and the engine drops it. Events are queued
+//! for the engine, which acts on them after the drain.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -35,6 +37,16 @@ pub struct Work {
 /// A str0m panic or error ended this peer.
 #[derive(Debug)]
 pub struct Broken;
+
+/// The keyframe requests of one layer a publisher sends.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyframeAsk {
+    /// When the last request went out.
+    pub sent: Instant,
+    /// One was asked for that must not be dropped (a subscriber just connected) while the
+    /// throttle held it back: it goes out when the throttle opens.
+    pub owed: bool,
+}
 
 /// What a peer says it sends (the page's mic, camera and screen buttons).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,7 +87,9 @@ pub struct Peer {
     pub id: String,
     /// Its name in the transport's routing tables.
     pub token: u64,
-    pub rtc: Option<Rtc>,
+    /// Its connection, from its first offer on. Reached only through [`Peer::mutate`] and
+    /// [`Peer::inspect`].
+    rtc: Option<Rtc>,
     pub ufrag: Option<String>,
     pub next_timeout: Option<Instant>,
     pub connected: bool,
@@ -90,7 +104,11 @@ pub struct Peer {
     /// Camera layers by rank (`q`, `h`, `f`).
     pub layers: [LayerStat; 3],
     pub streams: HashMap<Ssrc, (Mid, Option<Rid>)>,
-    pub keyframe_asked: HashMap<(Mid, Option<Rid>), Instant>,
+    /// Keyframe requests per layer of what it publishes (see `RoomEngine::request_keyframe`).
+    pub keyframe_asked: HashMap<(Mid, Option<Rid>), KeyframeAsk>,
+    /// Keyframe requests made of it so far, all layers (one for a layer that has not arrived
+    /// yet goes nowhere).
+    pub keyframe_requests: u64,
     /// What it receives into.
     pub audio_slots: Vec<OutSlot>,
     pub video_slots: Vec<OutSlot>,
@@ -103,6 +121,9 @@ pub struct Peer {
     pub audio_pt: Option<str0m::media::Pt>,
     pub video_pt: Option<str0m::media::Pt>,
     pub broken: bool,
+    /// Tests make the call into the `Rtc` with this name panic, as a str0m bug would.
+    #[cfg(test)]
+    pub panic_in: Option<&'static str>,
 }
 
 impl Peer {
@@ -122,6 +143,7 @@ impl Peer {
             layers: Default::default(),
             streams: HashMap::new(),
             keyframe_asked: HashMap::new(),
+            keyframe_requests: 0,
             audio_slots: Vec::new(),
             video_slots: Vec::new(),
             layout: None,
@@ -130,18 +152,57 @@ impl Peer {
             audio_pt: None,
             video_pt: None,
             broken: false,
+            #[cfg(test)]
+            panic_in: None,
         }
+    }
+
+    /// Whether it has a connection yet (it has offered).
+    pub fn has_rtc(&self) -> bool {
+        self.rtc.is_some()
+    }
+
+    /// Gives it its connection (at its first offer).
+    pub fn set_rtc(&mut self, rtc: Rtc) {
+        self.rtc = Some(rtc);
     }
 
     /// Runs `change` on the `Rtc`, then drains it: UDP packets into `work`'s outbox (the
     /// engine flushes it), TCP ones out through `transport`, events into `work`. A panic or
-    /// error marks the peer broken.
+    /// error marks the peer broken. `call` names the call (for the log).
     pub fn mutate<R>(
         &mut self,
+        call: &'static str,
         me: PeerIdx,
         transport: &Transport,
         work: &mut Work,
         change: impl FnOnce(&mut Rtc) -> Result<R, str0m::RtcError>,
+    ) -> Result<R, Broken> {
+        let (value, timeout) = self.isolated(call, |rtc| {
+            let value = change(rtc)?;
+            let timeout = drain(rtc, me, transport, work)?;
+            Ok((value, timeout))
+        })?;
+        self.next_timeout = timeout;
+        Ok(value)
+    }
+
+    /// Runs `look` on the `Rtc` with no drain after it, for calls that only read or look
+    /// something up (they queue no output). A panic marks the peer broken.
+    pub fn inspect<R>(
+        &mut self,
+        call: &'static str,
+        look: impl FnOnce(&mut Rtc) -> R,
+    ) -> Result<R, Broken> {
+        self.isolated(call, |rtc| Ok(look(rtc)))
+    }
+
+    /// The one way into the `Rtc`: `f` runs inside `catch_unwind`; a panic or error marks the
+    /// peer broken. A broken peer, or one with no connection yet, is not called.
+    fn isolated<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut Rtc) -> Result<R, str0m::RtcError>,
     ) -> Result<R, Broken> {
         if self.broken {
             return Err(Broken);
@@ -149,23 +210,24 @@ impl Peer {
         let Some(rtc) = self.rtc.as_mut() else {
             return Err(Broken);
         };
+        #[cfg(test)]
+        let panic_in = self.panic_in;
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let value = change(rtc)?;
-            let timeout = drain(rtc, me, transport, work)?;
-            Ok::<_, str0m::RtcError>((value, timeout))
+            #[cfg(test)]
+            if panic_in == Some(call) {
+                panic!("a bug inside the WebRTC stack ({call})");
+            }
+            f(rtc)
         }));
         match result {
-            Ok(Ok((value, timeout))) => {
-                self.next_timeout = timeout;
-                Ok(value)
-            }
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
-                tracing::debug!(peer = %self.id, error = %e, "media connection failed");
+                tracing::debug!(peer = %self.id, call, error = %e, "media connection failed");
                 self.broken = true;
                 Err(Broken)
             }
             Err(_) => {
-                tracing::error!(peer = %self.id, "media engine panicked; ending this peer");
+                tracing::error!(peer = %self.id, call, "media engine panicked; ending this peer");
                 self.broken = true;
                 Err(Broken)
             }
@@ -216,20 +278,37 @@ impl Peer {
     }
 
     /// The media line and layer an incoming SSRC belongs to.
-    pub fn stream_of(&mut self, ssrc: Ssrc) -> Option<(Mid, Option<Rid>)> {
+    pub fn stream_of(&mut self, ssrc: Ssrc) -> Result<Option<(Mid, Option<Rid>)>, Broken> {
         if let Some(known) = self.streams.get(&ssrc) {
-            return Some(*known);
+            return Ok(Some(*known));
         }
-        let rtc = self.rtc.as_mut()?;
-        let mut direct = rtc.direct_api();
-        let stream = direct.stream_rx(&ssrc)?;
-        let found = (stream.mid(), stream.rid());
+        let found = self.inspect("stream_rx", |rtc| {
+            let mut direct = rtc.direct_api();
+            let stream = direct.stream_rx(&ssrc)?;
+            Some((stream.mid(), stream.rid()))
+        })?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
         tracing::debug!(peer = %self.id, ?ssrc, mid = %found.0, rid = ?found.1, "incoming stream");
         // A browser has a handful of SSRCs; a flood of new ones is not kept.
         if self.streams.len() < MAX_STREAMS_PER_PEER {
             self.streams.insert(ssrc, found);
         }
-        Some(found)
+        Ok(Some(found))
+    }
+
+    /// When the throttle lets its first owed keyframe request out (`None`: none owed, or
+    /// none can be sent: it is not connected, or broken).
+    pub fn keyframe_due(&self) -> Option<Instant> {
+        if self.broken || !self.connected {
+            return None;
+        }
+        self.keyframe_asked
+            .values()
+            .filter(|ask| ask.owed)
+            .map(|ask| ask.sent + super::KEYFRAME_REQUEST_INTERVAL)
+            .min()
     }
 
     /// Bits per second each camera layer sends (`None`: not arriving now).
@@ -252,14 +331,19 @@ impl Peer {
     }
 
     /// The payload type this subscriber's line uses for a codec (its browser chose it).
-    pub fn payload_type(&self, mid: Mid, codec: Codec) -> Option<str0m::media::Pt> {
-        let rtc = self.rtc.as_ref()?;
-        let media = rtc.media(mid)?;
-        rtc.codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == codec && media.remote_pts().contains(&p.pt()))
-            .map(|p| p.pt())
+    pub fn payload_type(
+        &mut self,
+        mid: Mid,
+        codec: Codec,
+    ) -> Result<Option<str0m::media::Pt>, Broken> {
+        self.inspect("codec_config", |rtc| {
+            let media = rtc.media(mid)?;
+            rtc.codec_config()
+                .params()
+                .iter()
+                .find(|p| p.spec().codec == codec && media.remote_pts().contains(&p.pt()))
+                .map(|p| p.pt())
+        })
     }
 }
 

@@ -8,8 +8,18 @@ use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::forward::{Incoming, Vp8Ids};
-use super::peer::{PeerIdx, SourceKey};
+use super::peer::{Broken, KeyframeAsk, PeerIdx, SourceKey};
 use super::{KEYFRAME_REQUEST_INTERVAL, RoomEngine, layers};
+
+/// What becomes of a keyframe request the throttle holds back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Held {
+    /// Dropped: another comes anyway (the tick asks again for slots still switching; browsers
+    /// repeat their requests).
+    Dropped,
+    /// Owed, and sent when the throttle opens (a subscriber that just connected needs one).
+    Owed,
+}
 
 impl RoomEngine {
     /// Forwards one RTP packet of publisher `from` to every slot showing it.
@@ -23,6 +33,7 @@ impl RoomEngine {
             sfu,
             effects,
             delays,
+            dirty,
             ..
         } = self;
         let now = packet.timestamp;
@@ -32,8 +43,14 @@ impl RoomEngine {
         if publisher.broken {
             return;
         }
-        let Some((mid, rid)) = publisher.stream_of(packet.header.ssrc) else {
-            return;
+        let (mid, rid) = match publisher.stream_of(packet.header.ssrc) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(Broken) => {
+                effects.lost(&publisher.id);
+                *dirty = true;
+                return;
+            }
         };
         let is_audio = publisher.audio_in == Some(mid);
         if is_audio {
@@ -91,8 +108,14 @@ impl RoomEngine {
                 out_slot.shown = Some(from);
                 announce.entry(sub).or_default().push((out_mid, Some(from)));
             }
-            let Some(pt) = kind.payload_type(subscriber, out_mid) else {
-                continue;
+            let pt = match kind.payload_type(subscriber, out_mid) {
+                Ok(Some(pt)) => pt,
+                Ok(None) => continue,
+                Err(Broken) => {
+                    effects.lost(&subscriber.id);
+                    *dirty = true;
+                    continue;
+                }
             };
             let mut write =
                 RtpWrite::new(pt, out.seq.into(), out.time, now, packet.payload.clone())
@@ -120,7 +143,7 @@ impl RoomEngine {
                 };
                 write = write.ext_vals(ext);
             }
-            let written = subscriber.mutate(sub, &sfu.transport, work, |rtc| {
+            let written = subscriber.mutate("write_rtp", sub, &sfu.transport, work, |rtc| {
                 if let Some(stream) = rtc.direct_api().stream_tx_by_mid(out_mid, None) {
                     stream.write_rtp(write);
                 }
@@ -128,10 +151,10 @@ impl RoomEngine {
             });
             match written {
                 Ok(()) => delays.record(Instant::now().saturating_duration_since(now)),
-                Err(_) if !effects.gone.contains(&subscriber.id) => {
-                    effects.gone.push(subscriber.id.clone());
+                Err(Broken) => {
+                    effects.lost(&subscriber.id);
+                    *dirty = true;
                 }
-                Err(_) => {}
             }
         }
     }
@@ -145,12 +168,13 @@ impl RoomEngine {
                 .and_then(|s| s.slot.current().or(s.slot.target()))
         });
         if let Some(source) = source {
-            self.request_keyframe(source, Instant::now());
+            self.request_keyframe(source, Instant::now(), Held::Dropped);
         }
     }
 
-    /// Asks for keyframes for a subscriber's video slots: those switching, or all of them (at
-    /// once, whenever the last request was).
+    /// Asks for keyframes for a subscriber's video slots: those switching (a request the
+    /// throttle holds back is dropped: the next tick asks again), or, for a subscriber that
+    /// just connected, all of them (one held back is owed, and sent when the throttle opens).
     pub(super) fn request_slot_keyframes(&mut self, sub: PeerIdx, all: bool) {
         let sources: Vec<SourceKey> = self.peers[sub]
             .as_ref()
@@ -162,18 +186,38 @@ impl RoomEngine {
                     .collect()
             })
             .unwrap_or_default();
+        let held = if all { Held::Owed } else { Held::Dropped };
         let now = Instant::now();
         for source in sources {
-            if all && let Some(p) = self.peers.get_mut(source.0).and_then(Option::as_mut) {
-                p.keyframe_asked.remove(&(source.1, source.2));
+            self.request_keyframe(source, now, held);
+        }
+    }
+
+    /// Sends the owed keyframe requests whose throttle has opened (see `Peer::keyframe_due`;
+    /// those still held stay owed).
+    pub(super) fn send_owed_keyframes(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for (idx, peer) in self.peers.iter().enumerate() {
+            let Some(peer) = peer else { continue };
+            if peer.keyframe_due().is_some_and(|t| t <= now) {
+                let owed = peer.keyframe_asked.iter().filter(|(_, ask)| ask.owed);
+                due.extend(owed.map(|(&(mid, rid), _)| (idx, mid, rid)));
             }
-            self.request_keyframe(source, now);
+        }
+        for source in due {
+            self.request_keyframe(source, now, Held::Owed);
         }
     }
 
     /// Asks a publisher for a keyframe on one layer, at most every
-    /// [`KEYFRAME_REQUEST_INTERVAL`].
-    pub(super) fn request_keyframe(&mut self, (publisher, mid, rid): SourceKey, now: Instant) {
+    /// [`KEYFRAME_REQUEST_INTERVAL`]: however many subscribers ask within that window, one
+    /// request goes out, and `held` says whether one held back is sent when it opens.
+    pub(super) fn request_keyframe(
+        &mut self,
+        (publisher, mid, rid): SourceKey,
+        now: Instant,
+        held: Held,
+    ) {
         let transport = self.sfu.transport.clone();
         let Some(peer) = self.peers.get_mut(publisher).and_then(Option::as_mut) else {
             return;
@@ -181,18 +225,31 @@ impl RoomEngine {
         if peer.broken || !peer.connected {
             return;
         }
-        let asked = peer.keyframe_asked.get(&(mid, rid));
-        if asked.is_some_and(|t| now.saturating_duration_since(*t) < KEYFRAME_REQUEST_INTERVAL) {
+        if let Some(ask) = peer.keyframe_asked.get_mut(&(mid, rid))
+            && now.saturating_duration_since(ask.sent) < KEYFRAME_REQUEST_INTERVAL
+        {
+            ask.owed |= held == Held::Owed;
             return;
         }
-        peer.keyframe_asked.insert((mid, rid), now);
-        let result = peer.mutate(publisher, &transport, &mut self.work, |rtc| {
-            // No stream yet for that layer (it has not arrived): nothing to ask.
-            if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
-                stream.request_keyframe(KeyframeRequestKind::Pli);
-            }
-            Ok(())
-        });
+        let ask = KeyframeAsk {
+            sent: now,
+            owed: false,
+        };
+        peer.keyframe_asked.insert((mid, rid), ask);
+        peer.keyframe_requests += 1;
+        let result = peer.mutate(
+            "request_keyframe",
+            publisher,
+            &transport,
+            &mut self.work,
+            |rtc| {
+                // No stream yet for that layer (it has not arrived): nothing to ask.
+                if let Some(stream) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                    stream.request_keyframe(KeyframeRequestKind::Pli);
+                }
+                Ok(())
+            },
+        );
         if result.is_err() {
             self.fail(publisher);
         }

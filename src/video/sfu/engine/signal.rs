@@ -84,27 +84,24 @@ impl RoomEngine {
         let Some(peer) = self.peers.get_mut(idx).and_then(Option::as_mut) else {
             return Err("You are not in this meeting's media.".into());
         };
-        if peer.rtc.is_none() {
-            peer.rtc = Some(sfu.new_rtc().map_err(|e| {
+        if !peer.has_rtc() {
+            peer.set_rtc(sfu.new_rtc().map_err(|e| {
                 tracing::error!(error = %e, "could not set up a media connection");
                 "The media server could not set up a connection.".to_owned()
             })?);
         }
         let work = &mut self.work;
         tracing::debug!(peer = %id, "media offer");
-        let answer = peer
-            .mutate(idx, &sfu.transport, work, |rtc| {
-                rtc.sdp_api().accept_offer(offer)
-            })
-            .map_err(|_| "The media offer was refused.".to_owned())?;
         // An ICE restart gives the peer a new ufrag: packets find it by that from now on.
-        let ufrag = peer
-            .rtc
-            .as_mut()
-            .map(|rtc| rtc.direct_api().local_ice_credentials().ufrag);
-        if ufrag != peer.ufrag
-            && let Some(ufrag) = ufrag
-        {
+        let accepted = peer.mutate("accept_offer", idx, &sfu.transport, work, |rtc| {
+            let answer = rtc.sdp_api().accept_offer(offer)?;
+            Ok((answer, rtc.direct_api().local_ice_credentials().ufrag))
+        });
+        let Ok((answer, ufrag)) = accepted else {
+            self.fail(idx);
+            return Err("The media offer was refused.".into());
+        };
+        if peer.ufrag.as_ref() != Some(&ufrag) {
             sfu.transport.register(&ufrag, peer.token, &packets);
             peer.ufrag = Some(ufrag);
         }
