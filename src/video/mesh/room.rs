@@ -186,7 +186,7 @@ pub async fn run(
                 snapshot,
                 reply,
             } => {
-                let result = room.join(participant, snapshot);
+                let result = room.join(participant, snapshot).await;
                 ever_joined |= result.is_ok();
                 let _ = reply.send(result);
             }
@@ -265,7 +265,7 @@ impl Room {
     }
 
     /// Someone connected: refused, put in the waiting room, or let in.
-    fn join(
+    async fn join(
         &mut self,
         participant: Participant,
         snapshot: RoomSnapshot,
@@ -330,6 +330,7 @@ impl Room {
                 info.name.clone(),
                 crate::meetings::access::Decision::Admitted,
             ));
+            self.admission_stored().await;
         }
         self.enter(participant);
         Ok(())
@@ -583,12 +584,12 @@ impl Room {
                 "You are already in this meeting.",
             ),
             ClientMessage::Ping | ClientMessage::Leave => {}
-            ClientMessage::Admit { id } => self.admit(from, &id),
+            ClientMessage::Admit { id } => self.admit(from, &id).await,
             ClientMessage::Deny { id } => self.deny(from, &id),
-            ClientMessage::AdmitAll => self.admit_all(from),
+            ClientMessage::AdmitAll => self.admit_all(from).await,
             ClientMessage::Lock { locked } => self.set_locked(from, locked),
-            ClientMessage::WaitingRoom { enabled } => self.set_waiting_room(from, enabled),
-            ClientMessage::Remove { id } => self.remove(from, &id),
+            ClientMessage::WaitingRoom { enabled } => self.set_waiting_room(from, enabled).await,
+            ClientMessage::Remove { id } => self.remove(from, &id).await,
             ClientMessage::AllowBack { user_id } => self.allow_back(from, &user_id),
             ClientMessage::Mute { id } => self.mute(from, Some(&id)),
             ClientMessage::MuteAll => self.mute(from, None),
@@ -658,8 +659,8 @@ mod tests {
         let (mut room, _written) = room().await;
         let (alice, mut alice_rx) = person("alice", 64);
         let (slow, mut slow_rx) = person("slow", 2);
-        room.join(alice, RoomSnapshot::default()).unwrap();
-        room.join(slow, RoomSnapshot::default()).unwrap();
+        room.join(alice, RoomSnapshot::default()).await.unwrap();
+        room.join(slow, RoomSnapshot::default()).await.unwrap();
         room.drop_lagging();
         texts(&mut alice_rx);
         // The slow peer's queue holds its welcome and one more; the third message overflows.

@@ -45,6 +45,22 @@ impl Room {
             .collect()
     }
 
+    /// Waits until every write sent so far is stored.
+    pub(super) async fn writes_stored(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        let _ = self.writes.send(Write::Flush(done));
+        let _ = written.await;
+    }
+
+    /// With a hosted provider, someone just let in is welcomed only once that is stored: their
+    /// page then asks for a call token, which is given only to people stored as admitted.
+    /// (Built-in media needs no token, so its rooms do not wait.)
+    pub(super) async fn admission_stored(&self) {
+        if self.hub.moderation.is_some() {
+            self.writes_stored().await;
+        }
+    }
+
     pub(super) fn removed_list(&self) -> Vec<RemovedInfo> {
         let mut list: Vec<RemovedInfo> = self
             .access
@@ -60,7 +76,7 @@ impl Room {
     }
 
     /// Lets a waiting person in (they get the welcome; the others see them join).
-    pub(super) fn admit(&mut self, from: &str, id: &str) {
+    pub(super) async fn admit(&mut self, from: &str, id: &str) {
         if !self.is_host(from) {
             return;
         }
@@ -91,6 +107,7 @@ impl Room {
             let _ = self
                 .writes
                 .send(Write::Decide(user, name, Decision::Admitted));
+            self.admission_stored().await;
             self.tell_hosts(&ServerMessage::KnockGone { id: id.to_owned() });
             self.enter(participant);
         }
@@ -120,7 +137,7 @@ impl Room {
     }
 
     /// Lets everyone waiting in, as far as there is room.
-    pub(super) fn admit_all(&mut self, from: &str) {
+    pub(super) async fn admit_all(&mut self, from: &str) {
         if !self.is_host(from) {
             return;
         }
@@ -128,7 +145,7 @@ impl Room {
             if self.peers.len() >= self.hub.max_participants {
                 break;
             }
-            self.admit(from, &id);
+            self.admit(from, &id).await;
         }
     }
 
@@ -154,20 +171,22 @@ impl Room {
     }
 
     /// Turns the waiting room on or off; off lets in everyone who was waiting.
-    pub(super) fn set_waiting_room(&mut self, from: &str, enabled: bool) {
+    pub(super) async fn set_waiting_room(&mut self, from: &str, enabled: bool) {
         if !self.is_host(from) {
             return;
         }
         self.access.waiting_room = enabled;
         self.announce_room_state();
         if !enabled {
-            self.admit_all(from);
+            self.admit_all(from).await;
         }
     }
 
     /// Removes everyone of the account behind peer `id`: they are told and disconnected, and
-    /// refused until the host lets them back.
-    pub(super) fn remove(&mut self, from: &str, id: &str) {
+    /// refused until the host lets them back. The removal is stored before anyone is told, so
+    /// from the notice on, everything that reads the database (a Stream call token, another
+    /// instance, a reload) refuses them too.
+    pub(super) async fn remove(&mut self, from: &str, id: &str) {
         if !self.is_host(from) {
             return;
         }
@@ -188,6 +207,12 @@ impl Room {
             self.error(from, ErrorCode::Forbidden, "The host cannot be removed.");
             return;
         }
+        self.access.admitted.remove(&user);
+        self.access.removed.insert(user.clone(), name.clone());
+        let _ = self
+            .writes
+            .send(Write::Decide(user.clone(), name, Decision::Removed));
+        self.writes_stored().await;
         let final_text: std::sync::Arc<str> = ServerMessage::Removed.to_text().into();
         let connections: Vec<String> = self
             .peers
@@ -209,11 +234,6 @@ impl Room {
             // passed on the notice.
             self.leave(&peer);
         }
-        self.access.admitted.remove(&user);
-        self.access.removed.insert(user.clone(), name.clone());
-        let _ = self
-            .writes
-            .send(Write::Decide(user.clone(), name, Decision::Removed));
         self.moderate(Moderation::Remove {
             meeting_id: self.meeting_id.clone(),
             user_id: user,

@@ -28,6 +28,8 @@ pub enum Write {
     },
     Chat(ChatMessage),
     ChatDelete(i64),
+    /// Answers once every write sent before it is done (writes are applied in order).
+    Flush(oneshot::Sender<()>),
 }
 
 /// Starts the writer of one room's meeting.
@@ -53,6 +55,7 @@ impl Write {
             Self::Decide(..) | Self::Forget(_) => "admission",
             Self::Settings { .. } => "settings",
             Self::Chat(_) | Self::ChatDelete(_) => "chat",
+            Self::Flush(_) => "flush",
         }
     }
 }
@@ -86,5 +89,9 @@ async fn apply(pool: &Pool, meeting: &str, write: Write, now: i64) -> Result<(),
         } => access::save_settings(pool, meeting, waiting_room, locked, now).await,
         Write::Chat(message) => chat::insert(pool, meeting, &message).await,
         Write::ChatDelete(seq) => chat::delete(pool, meeting, seq, now).await,
+        Write::Flush(done) => {
+            let _ = done.send(());
+            Ok(())
+        }
     }
 }
