@@ -337,8 +337,14 @@ impl TestApp {
     /// restart.
     pub async fn respawn(&self, extra: &[(&str, &str)]) -> TestApp {
         let dir = self.data_dir.path().display().to_string();
-        let mut vars: Vec<(&str, &str)> =
-            vec![("DATA_DIR", &dir), ("DATABASE_URL", &self.database_url)];
+        // The media ports follow PORT's number unless set: a restart on the same PORT would
+        // then need PORT + 1 free for ICE over TCP, which another test may hold by now.
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("DATA_DIR", &dir),
+            ("DATABASE_URL", &self.database_url),
+            ("MEDIA_UDP_PORT", "0"),
+            ("MEDIA_TCP_PORT", "0"),
+        ];
         vars.extend_from_slice(extra);
         spawn_app_with(&vars).await
     }

@@ -25,6 +25,8 @@ impl Process {
             .current_dir(data_dir.path())
             .env_clear()
             .env("PORT", port.to_string())
+            .env("MEDIA_UDP_PORT", "0")
+            .env("MEDIA_TCP_PORT", "0")
             .env("BIND", "127.0.0.1")
             .env("BASE_URL", &address)
             .env("DATA_DIR", data_dir.path())
