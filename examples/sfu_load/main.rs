@@ -289,10 +289,11 @@ async fn run(name: &str, people: Vec<Participant>, measure: Duration) -> anyhow:
     // process (so it also counts this process's own scheduling on the shared cores).
     let e2e = |q| stats.delay_quantile(q).unwrap_or(0) as f64 / 1000.0;
     eprintln!(
-        "{name}: {connected}/{count} connected; server sent {} packets ({} dropped sending, {} dropped queueing); video slots by layer q/h/f {}; median estimate {} bit/s; {} copies forwarded; publisher to subscriber through loopback p50 {:.2} ms, p99 {:.2} ms",
+        "{name}: {connected}/{count} connected; server sent {} packets ({} dropped sending, {} dropped queueing, {} over a publisher's budget); video slots by layer q/h/f {}; median estimate {} bit/s; {} copies forwarded; publisher to subscriber through loopback p50 {:.2} ms, p99 {:.2} ms",
         delta("sent"),
         delta("dropped_send"),
         delta("dropped_room_full"),
+        delta("over_budget"),
         after["layers"],
         after["median_estimate"],
         after["forwarded"],

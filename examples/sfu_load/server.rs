@@ -85,6 +85,7 @@ pub fn serve() -> anyhow::Result<()> {
                                 "sent": c.sent.load(Ordering::Relaxed),
                                 "sent_bytes": c.sent_bytes.load(Ordering::Relaxed),
                                 "dropped_room_full": c.dropped_room_full.load(Ordering::Relaxed),
+                                "over_budget": c.over_budget.load(Ordering::Relaxed),
                                 "dropped_send": c.dropped_send.load(Ordering::Relaxed),
                                 "peers": engine.peer_count(),
                                 "layers": summary.video_slots_by_layer,

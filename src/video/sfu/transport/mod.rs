@@ -8,6 +8,7 @@
 //! DTLS and SRTP packets from that address follow. Rooms register ufrags as they answer offers
 //! and unregister peers as they go, so the tables hold only peers that exist.
 
+pub mod budget;
 pub mod framing;
 mod outbox;
 pub mod stun;
@@ -53,6 +54,8 @@ pub struct Datagram {
 struct Route {
     room: mpsc::Sender<Datagram>,
     peer: u64,
+    /// What the peer may still send (shared by every address and ufrag of the peer).
+    budget: Arc<Mutex<budget::Budget>>,
 }
 
 #[derive(Default)]
@@ -71,6 +74,8 @@ pub struct Counters {
     pub received: AtomicU64,
     pub unrouted: AtomicU64,
     pub dropped_room_full: AtomicU64,
+    /// Packets dropped because their peer sent more than its budget.
+    pub over_budget: AtomicU64,
     pub sent: AtomicU64,
     pub sent_bytes: AtomicU64,
     pub dropped_send: AtomicU64,
@@ -201,9 +206,18 @@ impl Transport {
     /// An ICE restart's new ufrag replaces the old one (the addresses learnt stay).
     pub fn register(&self, ufrag: &str, peer: u64, room: &mpsc::Sender<Datagram>) {
         let mut table = self.table();
+        // An ICE restart keeps the budget: restarting cannot refill it.
+        let budget = table
+            .of_peer
+            .get(&peer)
+            .and_then(|(ufrags, _)| ufrags.first())
+            .and_then(|u| table.by_ufrag.get(u))
+            .map(|r| r.budget.clone())
+            .unwrap_or_else(|| Arc::new(Mutex::new(budget::Budget::new(Instant::now()))));
         let route = Route {
             room: room.clone(),
             peer,
+            budget,
         };
         let old = std::mem::replace(
             &mut table.of_peer.entry(peer).or_default().0,
@@ -255,8 +269,18 @@ impl Transport {
         self.table().by_addr.get(&source).cloned()
     }
 
-    /// Hands a packet to its room; false when it has no room or the room is full.
+    /// Hands a packet to its room; false when the peer's budget is spent
+    /// ([`budget`]) or the room is full.
     fn deliver(&self, route: &Route, datagram: Datagram) -> bool {
+        let within = route
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .charge(datagram.data.len(), datagram.received);
+        if !within {
+            self.counters.over_budget.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
         match route.room.try_send(datagram) {
             Ok(()) => true,
             Err(_) => {
@@ -384,5 +408,45 @@ mod tests {
                 .is_some()
         );
         assert_eq!(t.table().by_addr.len(), MAX_ADDRESSES_PER_PEER);
+    }
+
+    #[tokio::test]
+    async fn a_flooding_peer_is_cut_to_its_budget_and_leaves_the_room_to_the_others() {
+        let t = transport();
+        let (room, mut rx) = mpsc::channel(ROOM_PACKET_QUEUE);
+        t.register("flood", 1, &room);
+        t.register("fair", 2, &room);
+        let flooder = SocketAddr::from(([10, 0, 0, 1], 5000));
+        let fair = SocketAddr::from(([10, 0, 0, 2], 5000));
+        t.route(flooder, &stun("flood:x")).unwrap();
+        t.route(fair, &stun("fair:x")).unwrap();
+        let now = Instant::now();
+        let send = |source: SocketAddr| {
+            let route = t.route(source, &[0x80u8; 40]).unwrap();
+            t.deliver(
+                &route,
+                Datagram {
+                    peer: route.peer,
+                    proto: Protocol::Udp,
+                    source,
+                    destination: source,
+                    received: now,
+                    data: vec![0x80; 100],
+                },
+            )
+        };
+        let through = (0..ROOM_PACKET_QUEUE).filter(|_| send(flooder)).count();
+        assert_eq!(through, budget::PEER_INGRESS_PACKETS_PER_SEC as usize);
+        assert_eq!(
+            t.counters.over_budget.load(Ordering::Relaxed),
+            (ROOM_PACKET_QUEUE - through) as u64
+        );
+        // The room's queue still has place for everyone else.
+        assert!((0..100).all(|_| send(fair)));
+        // An ICE restart does not refill the budget.
+        t.register("flood2", 1, &room);
+        t.route(flooder, &stun("flood2:x")).unwrap();
+        assert!(!send(flooder));
+        drop(rx.try_recv());
     }
 }
