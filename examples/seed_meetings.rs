@@ -2,10 +2,13 @@
 //!
 //! ```sh
 //! cargo run --release --example seed_meetings -- sqlite:///tmp/bench/yoom.db 10000 1000000
+//! cargo run --release --example seed_meetings -- postgres://postgres@127.0.0.1:5432/bench 10000 1000000
 //! ```
 //!
-//! Arguments: `<database-url> <users> <meetings>`. The schema comes from `yoom::db::connect`
-//! (the app's own migrations); the database must not hold accounts yet.
+//! Arguments: `<database-url> <users> <meetings>`, SQLite or PostgreSQL (the database must
+//! exist on PostgreSQL). The schema comes from `yoom::db::connect` (the app's own migrations);
+//! the database must not hold accounts yet. Both databases get the same rows from the same seed
+//! (only the times, relative to now, differ between runs).
 //!
 //! - Accounts `user0` … `user{N-1}`, each with a display name and the same real argon2id hash
 //!   (computed once) of the password in `SEED_PASSWORD` (default `yoom-bench-password`), so any
@@ -20,18 +23,29 @@
 //!
 //! Everything is deterministic (a fixed PRNG seed, `SEED` to change it) except the times, which
 //! are relative to now. Rows go in through multi-row prepared `insert`s in large transactions
-//! on one connection with `synchronous = off` and foreign-key checks off (the rows are
-//! consistent by construction; set `SEED_CHECK_FK=1` to verify with `pragma
-//! foreign_key_check` afterwards).
+//! on one connection, with the secondary indexes of `meeting` and `attendance` dropped during
+//! the load and rebuilt from their own definitions afterwards.
+//!
+//! - SQLite: `synchronous = off` and foreign-key checks off (the rows are consistent by
+//!   construction; set `SEED_CHECK_FK=1` to verify with `pragma foreign_key_check`
+//!   afterwards), then a WAL checkpoint.
+//! - PostgreSQL: `synchronous_commit = off`, a larger `maintenance_work_mem` for the index
+//!   builds, and foreign-key triggers off through `session_replication_role = replica` when
+//!   the role may set it (a superuser; otherwise they stay on and the load is slower).
+//!   `SEED_CHECK_FK=1` looks for orphans with anti-joins. Ends with `vacuum analyze` of the
+//!   seeded tables, as autovacuum would soon do after such a load, so the planner has
+//!   statistics and index-only scans see an up-to-date visibility map.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, Connection, Executor};
+use yoom::db::Backend;
 
 const DEFAULT_PASSWORD: &str = "yoom-bench-password";
-/// Multi-row statement sizes (bound parameters stay far below SQLite's 32766 limit).
+/// Multi-row statement sizes (bound parameters stay far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 limits: at most 1,750 per statement).
 const MEETING_ROWS_PER_STATEMENT: usize = 200;
 const ATTENDANCE_ROWS_PER_STATEMENT: usize = 250;
 const ACCOUNT_ROWS_PER_STATEMENT: usize = 250;
@@ -307,21 +321,41 @@ fn make_attendance(
     }
 }
 
-fn values_sql(head: &str, columns: usize, rows: usize) -> Arc<str> {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2));
+/// `head (?, ?, …), (?, …), …` for SQLite, `head ($1, $2, …), ($n+1, …), …` for PostgreSQL.
+/// SQLite reads `$N` too, but as named parameters: sqlx binds each one by asking SQLite its
+/// name, which SQLite finds by a linear search, so 1,600 of them per statement made the load
+/// three times slower. Every statement stays under SQLite's limit, the lower of the two.
+fn values_sql(backend: Backend, head: &str, columns: usize, rows: usize) -> Arc<str> {
+    use std::fmt::Write;
+    const MAX_PARAMETERS: usize = 32_766;
+    assert!(
+        columns * rows <= MAX_PARAMETERS,
+        "{} parameters in one statement",
+        columns * rows
+    );
+    let mut sql = String::with_capacity(head.len() + rows * columns * 8);
     sql.push_str(head);
     for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
+        sql.push_str(if r > 0 { ", (" } else { "(" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    write!(sql, "${}", r * columns + c + 1).expect("writing to a String")
+                }
+            }
         }
-        sql.push_str(&row);
+        sql.push(')');
     }
     Arc::from(sql)
 }
 
 /// Statement for `rows` rows, reusing the full-size one (prepared once, then cached).
 fn statement(
+    backend: Backend,
     cache: &mut Vec<(usize, Arc<str>)>,
     head: &str,
     columns: usize,
@@ -330,7 +364,7 @@ fn statement(
     if let Some((_, sql)) = cache.iter().find(|(n, _)| *n == rows) {
         return sql.clone();
     }
-    let sql = values_sql(head, columns, rows);
+    let sql = values_sql(backend, head, columns, rows);
     cache.push((rows, sql.clone()));
     sql
 }
@@ -346,13 +380,16 @@ const ATTENDANCE_HEAD: &str = "insert into attendance (meeting_id, account_id, f
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: seed_meetings <database-url> <users> <meetings>\n\
-                 e.g. seed_meetings sqlite:///tmp/bench/yoom.db 10000 1000000";
+                 e.g. seed_meetings sqlite:///tmp/bench/yoom.db 10000 1000000\n\
+                 or   seed_meetings postgres://postgres@127.0.0.1:5432/bench 10000 1000000";
     let [url, users, meetings] = args.as_slice() else {
         anyhow::bail!("{usage}");
     };
     let users: usize = users.parse().context(usage)?;
     let meetings: usize = meetings.parse().context(usage)?;
     anyhow::ensure!(users >= 1, "at least one user is needed");
+    let backend = Backend::of_url(url)
+        .with_context(|| format!("`{url}` is neither a sqlite: nor a postgres:// URL"))?;
     let password = std::env::var("SEED_PASSWORD").unwrap_or_else(|_| DEFAULT_PASSWORD.into());
     let seed: u64 = match std::env::var("SEED") {
         Ok(s) => s.parse().context("SEED must be a number")?,
@@ -381,14 +418,34 @@ async fn main() -> anyhow::Result<()> {
         existing == 0,
         "{url} already has {existing} accounts; seed a fresh database"
     );
-    conn.execute(
-        "pragma foreign_keys = off; pragma synchronous = off; pragma temp_store = memory; \
-         pragma cache_size = -1048576;",
-    )
-    .await?;
+    let foreign_keys_off = match backend {
+        Backend::Sqlite => {
+            conn.execute(
+                "pragma foreign_keys = off; pragma synchronous = off; pragma temp_store = memory; \
+                 pragma cache_size = -1048576;",
+            )
+            .await?;
+            true
+        }
+        Backend::Postgres => {
+            conn.execute("set synchronous_commit = off; set maintenance_work_mem = '1GB'")
+                .await?;
+            // Foreign keys are triggers on PostgreSQL; a replica session fires none. Only a
+            // superuser may ask for it: without, the checks run on every row.
+            conn.execute("set session_replication_role = replica")
+                .await
+                .is_ok()
+        }
+    };
     println!(
-        "schema ready in {:.2?}; seeding {users} users and {meetings} meetings",
-        started.elapsed()
+        "{} schema ready in {:.2?}; seeding {users} users and {meetings} meetings{}",
+        backend.name(),
+        started.elapsed(),
+        if foreign_keys_off {
+            ""
+        } else {
+            " (foreign-key checks on: not allowed to turn them off)"
+        }
     );
 
     // One real hash, shared by every account.
@@ -410,7 +467,7 @@ async fn main() -> anyhow::Result<()> {
         let mut tx = conn.begin().await?;
         for start in (0..users).step_by(ACCOUNT_ROWS_PER_STATEMENT) {
             let end = (start + ACCOUNT_ROWS_PER_STATEMENT).min(users);
-            let sql = statement(&mut cache, ACCOUNT_HEAD, 7, end - start);
+            let sql = statement(backend, &mut cache, ACCOUNT_HEAD, 7, end - start);
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (i, id) in account_ids.iter().enumerate().take(end).skip(start) {
                 let created = now - rng.range(DAY, 400 * DAY);
@@ -438,10 +495,21 @@ async fn main() -> anyhow::Result<()> {
     // from their own stored SQL (a sort is much faster than a million random B-tree inserts);
     // the primary keys stay, so duplicates would still be refused.
     let t = Instant::now();
-    let indexes: Vec<(String, String)> = sqlx::query_as(
-        "select name, sql from sqlite_master where type = 'index' and sql is not null \
-         and tbl_name in ('meeting', 'attendance')",
-    )
+    // SQLite lists automatic indexes (primary keys, unique constraints) with a null `sql`;
+    // PostgreSQL's indexes behind a constraint cannot be dropped on their own.
+    let indexes: Vec<(String, String)> = sqlx::query_as(match backend {
+        Backend::Sqlite => {
+            "select name, sql from sqlite_master where type = 'index' and sql is not null \
+             and tbl_name in ('meeting', 'attendance') order by name"
+        }
+        Backend::Postgres => {
+            "select i.indexname::text, i.indexdef from pg_indexes i \
+             where i.schemaname = current_schema() and i.tablename in ('meeting', 'attendance') \
+             and not exists (select 1 from pg_constraint c \
+                 where c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass) \
+             order by i.indexname"
+        }
+    })
     .fetch_all(&mut *conn)
     .await?;
     for (name, _) in &indexes {
@@ -476,7 +544,7 @@ async fn main() -> anyhow::Result<()> {
                 );
                 rows.push(m);
             }
-            let sql = statement(&mut mcache, MEETING_HEAD, 8, rows.len());
+            let sql = statement(backend, &mut mcache, MEETING_HEAD, 8, rows.len());
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for m in &rows {
                 q = q
@@ -491,7 +559,7 @@ async fn main() -> anyhow::Result<()> {
             }
             q.execute(&mut *tx).await?;
             for chunk in attendance.chunks(ATTENDANCE_ROWS_PER_STATEMENT) {
-                let sql = statement(&mut acache, ATTENDANCE_HEAD, 6, chunk.len());
+                let sql = statement(backend, &mut acache, ATTENDANCE_HEAD, 6, chunk.len());
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for a in chunk {
                     q = q
@@ -548,20 +616,45 @@ async fn main() -> anyhow::Result<()> {
 
     if std::env::var("SEED_CHECK_FK").is_ok_and(|v| v == "1") {
         let t = Instant::now();
-        let bad = sqlx::query("pragma foreign_key_check")
-            .fetch_all(&mut *conn)
-            .await?
-            .len();
+        let bad: i64 = match backend {
+            Backend::Sqlite => sqlx::query("pragma foreign_key_check")
+                .fetch_all(&mut *conn)
+                .await?
+                .len() as i64,
+            Backend::Postgres => {
+                sqlx::query_scalar(
+                    "select (select count(*) from meeting m \
+                         where not exists (select 1 from account a where a.id = m.owner_id)) \
+                     + (select count(*) from attendance t \
+                         where not exists (select 1 from meeting m where m.id = t.meeting_id) \
+                         or not exists (select 1 from account a where a.id = t.account_id))",
+                )
+                .fetch_one(&mut *conn)
+                .await?
+            }
+        };
         anyhow::ensure!(bad == 0, "{bad} foreign-key violations");
         println!("foreign keys checked in {:.2?}", t.elapsed());
     }
 
     let t = Instant::now();
-    conn.execute("pragma wal_checkpoint(truncate)").await?;
-    conn.execute("pragma foreign_keys = on").await?;
-    drop(conn);
-    pool.close().await;
-    println!("checkpointed in {:.2?}", t.elapsed());
+    match backend {
+        Backend::Sqlite => {
+            conn.execute("pragma wal_checkpoint(truncate)").await?;
+            conn.execute("pragma foreign_keys = on").await?;
+            drop(conn);
+            pool.close().await;
+            println!("checkpointed in {:.2?}", t.elapsed());
+        }
+        Backend::Postgres => {
+            conn.execute("reset session_replication_role").await?;
+            conn.execute("vacuum (analyze) account, meeting, attendance")
+                .await?;
+            drop(conn);
+            pool.close().await;
+            println!("vacuumed and analyzed in {:.2?}", t.elapsed());
+        }
+    }
     println!(
         "done in {:.2?}; sign in as user0 … user{} with the password {:?}",
         started.elapsed(),

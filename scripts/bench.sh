@@ -24,13 +24,23 @@
 #     - wrk on GET /upcoming and GET / (goal p99 under 15 ms)
 #     - page weight of Home: bytes downloaded with `Accept-Encoding: gzip` for the HTML and
 #       every /static/ URL in its href/src attributes (and url(...) in its CSS). Goal: 60 KB.
+#   Dashboard on PostgreSQL (BENCH_POSTGRES=1, the default; 0 skips it)
+#     - a throw-away PostgreSQL server from scripts/postgres.sh (installed with apt-get if
+#       missing; fsync off), a fresh database seeded with the same rows by the same seeder,
+#       and a release server on it (DATABASE_URL=postgres://…, its default pool)
+#     - seeding time, database size, start-up time and idle RSS, as on SQLite
+#     - the same wrk runs on GET /upcoming and GET / as user0, alternating with SQLite's
+#       (SQLite /upcoming, PostgreSQL /upcoming, SQLite /, PostgreSQL /) so both see about the
+#       same load from the rest of the machine; the summary puts them side by side with the
+#       ratio of PostgreSQL's req/s to SQLite's and each one's p99. PostgreSQL's own processes
+#       run on the same cores as the server and wrk.
 #
 # Output: a Markdown summary on stdout and in target/bench/summary.md; the raw wrk outputs,
 # server logs and seeding log are kept in target/bench/.
 #
 # How long: the release builds (minutes when they must compile), then about
-# 5 × BENCH_DURATION seconds of wrk plus seeding (~20 s for 1,000,000 meetings in release) and
-# a few seconds of start-ups: ~2 minutes for the default sizes once built.
+# 7 × BENCH_DURATION seconds of wrk plus seeding (~20 s for 1,000,000 meetings in release, on
+# each database) and a few seconds of start-ups: ~3 minutes for the default sizes once built.
 #
 # Figures depend on the machine: core count, CPU, and whatever else runs (wrk and the server
 # share the same cores here). Compare ratios (e.g. GET / against GET /healthz on the same run,
@@ -41,8 +51,10 @@
 #   BENCH_USERS=10000  BENCH_MEETINGS=1000000  BENCH_DURATION=10 (seconds per wrk run)
 #   BENCH_CONNECTIONS=64  BENCH_THREADS=2  BENCH_STARTS=5  BENCH_KEEP=1 (keep the temp data dirs)
 #   BENCH_RUST_LOG=info (the servers' RUST_LOG; logs go to target/bench/server-*.log).
+#   BENCH_POSTGRES=1 (0: SQLite only). With BENCH_KEEP=1 the PostgreSQL server is left running
+#   (its URL and the command that stops it are printed), to look at query plans afterwards.
 #   CARGO_TARGET_DIR is honoured. Needs curl and wrk; wrk is installed with apt-get (through
-#   sudo when not root) if it is missing.
+#   sudo when not root) if it is missing, and PostgreSQL by scripts/postgres.sh.
 
 set -euo pipefail
 
@@ -57,6 +69,11 @@ BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BENCH_THREADS=${BENCH_THREADS:-2}
 BENCH_STARTS=${BENCH_STARTS:-5}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_POSTGRES=${BENCH_POSTGRES:-1}
+[[ $BENCH_POSTGRES == 0 || $BENCH_POSTGRES == 1 ]] || {
+    echo "bench: BENCH_POSTGRES must be 0 or 1" >&2
+    exit 2
+}
 PASSWORD=yoom-bench-password-$RANDOM$RANDOM
 HOST=127.0.0.1
 
@@ -76,6 +93,8 @@ die() {
 # ---------------------------------------------------------------- cleanup
 SERVER_PIDS=()
 TEMP_DIRS=()
+PG_DIR=
+PG_URL=
 cleanup() {
     local pid
     for pid in "${SERVER_PIDS[@]}"; do
@@ -84,6 +103,14 @@ cleanup() {
             wait "$pid" 2>/dev/null || true
         fi
     done
+    if [[ -n $PG_DIR ]]; then
+        if [[ $BENCH_KEEP == 1 && -n $PG_URL ]]; then
+            printf 'bench: PostgreSQL still runs at %s; stop it with: scripts/postgres.sh stop %s\n' \
+                "$PG_URL" "$PG_DIR" >&2
+        else
+            "$ROOT/scripts/postgres.sh" stop "$PG_DIR" || true
+        fi
+    fi
     if [[ $BENCH_KEEP == 1 ]]; then
         ((${#TEMP_DIRS[@]})) && printf 'bench: kept %s\n' "${TEMP_DIRS[*]}" >&2
     else
@@ -158,10 +185,12 @@ healthz_once() {
     [[ $status == 200 ]]
 }
 
-# start_server DATA_DIR NAME: starts the binary, waits for the first healthy /healthz.
+# start_server DATA_DIR NAME [VAR=value...]: starts the binary (with these variables set too),
+# waits for the first healthy /healthz.
 # Sets SERVER_PID, PORT, ORIGIN, STARTUP_MS (exec → first 200, in ms with 0.1 ms steps).
 start_server() {
     local data_dir=$1 name=$2 t0 t1 deadline
+    shift 2
     PORT=$(free_port)
     ORIGIN=http://$HOST:$PORT
     t0=$(now_us)
@@ -173,8 +202,9 @@ start_server() {
         exec env -u SESSION_KEY -u DATABASE_URL -u TRUST_PROXY -u STREAM_API_KEY \
             -u NEXT_PUBLIC_STREAM_API_KEY -u STREAM_SECRET_KEY -u CLERK_PUBLISHABLE_KEY \
             -u NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY -u CLERK_SECRET_KEY -u NEXT_PUBLIC_BASE_URL \
+            -u DATABASE_MAX_CONNECTIONS -u INSTANCE_URL -u SHUTDOWN_DRAIN_SECS \
             DATA_DIR="$data_dir" PORT="$PORT" BIND="$HOST" BASE_URL="$ORIGIN" \
-            RUST_LOG="${BENCH_RUST_LOG:-info}" "$BIN"
+            RUST_LOG="${BENCH_RUST_LOG:-info}" "$@" "$BIN"
     ) >>"$OUT/server-$name.log" 2>&1 &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
@@ -325,27 +355,89 @@ BIG_START=$STARTUP_MS
 sleep 2
 BIG_IDLE_RSS=$(rss_kb "$SERVER_PID")
 
-log "sign in as user0"
-JAR2=$DATA2/cookies.txt
-code=$(post_form /sign-in "$JAR2" username=user0 "password=$PASSWORD")
-[[ $code == 303 ]] || die "sign-in answered $code, not 303"
-COOKIE=$(session_cookie "$JAR2")
-[[ -n $COOKIE ]] || die "no yoom_session cookie after sign-in"
-check_signed_in /upcoming
-check_signed_in /
-curl -sS -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/upcoming" >"$OUT/upcoming.html"
-CARDS=$(grep -o 'class="meeting-card"' "$OUT/upcoming.html" | wc -l)
-# A few requests first, so the figures are not about the first read of the database file.
-for _ in $(seq 1 20); do
-    curl -sS -o /dev/null -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/upcoming"
-    curl -sS -o /dev/null -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/"
-done
+# seeded_sign_in JAR HTML: signs in as user0 on the server at $ORIGIN, saves its /upcoming in
+# HTML and warms it up. Sets COOKIE and CARDS (meeting cards on /upcoming's first page).
+seeded_sign_in() {
+    local jar=$1 html=$2 code
+    log "sign in as user0 ($ORIGIN)"
+    code=$(post_form /sign-in "$jar" username=user0 "password=$PASSWORD")
+    [[ $code == 303 ]] || die "sign-in answered $code, not 303"
+    COOKIE=$(session_cookie "$jar")
+    [[ -n $COOKIE ]] || die "no yoom_session cookie after sign-in"
+    check_signed_in /upcoming
+    check_signed_in /
+    curl -sS -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/upcoming" >"$html"
+    CARDS=$(grep -o 'class="meeting-card"' "$html" | wc -l)
+    # A few requests first, so the figures are not about the first read of the database.
+    for _ in $(seq 1 20); do
+        curl -sS -o /dev/null -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/upcoming"
+        curl -sS -o /dev/null -H "Cookie: yoom_session=$COOKIE" "$ORIGIN/"
+    done
+}
 
+seeded_sign_in "$DATA2/cookies.txt" "$OUT/upcoming.html"
+SQ_PID=$SERVER_PID SQ_ORIGIN=$ORIGIN SQ_COOKIE=$COOKIE SQ_CARDS=$CARDS
+use_sqlite() { SERVER_PID=$SQ_PID ORIGIN=$SQ_ORIGIN COOKIE=$SQ_COOKIE; }
+
+# ---------------------------------------------------------------- the same on PostgreSQL
+if [[ $BENCH_POSTGRES == 1 ]]; then
+    log "PostgreSQL: a throw-away server (scripts/postgres.sh)"
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/yoom-bench-pg.XXXXXX")
+    PG_URL=$("$ROOT/scripts/postgres.sh" start "$PG_DIR")
+    PSQL=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql
+    [[ -x $PSQL ]] || PSQL=$(command -v psql) || die "psql not found"
+    psql_at() { "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$@"; }
+    PG_VERSION=$(psql_at "$PG_URL" -c 'show server_version')
+    psql_at "$PG_URL" -c 'create database yoom_bench'
+    PG_BENCH_URL=${PG_URL%/*}/yoom_bench
+
+    log "PostgreSQL $PG_VERSION: seeding $BENCH_MEETINGS meetings over $BENCH_USERS users"
+    seed_t0=$(now_us)
+    SEED_PASSWORD=$PASSWORD "$SEEDER" "$PG_BENCH_URL" "$BENCH_USERS" "$BENCH_MEETINGS" \
+        2>&1 | tee "$OUT/seed-postgres.log" >&2
+    PG_SEED_S=$(awk -v d=$(($(now_us) - seed_t0)) 'BEGIN { printf "%.1f", d / 1e6 }')
+    PG_DB_BYTES=$(psql_at "$PG_BENCH_URL" -c 'select pg_database_size(current_database())')
+    PG_ATTENDANCE_ROWS=$(sed -n 's/^.* meetings and \([0-9]*\) attendance rows in .*$/\1/p' \
+        "$OUT/seed-postgres.log" | tail -n 1)
+    [[ $PG_ATTENDANCE_ROWS == "$ATTENDANCE_ROWS" ]] ||
+        die "PostgreSQL got $PG_ATTENDANCE_ROWS attendance rows, SQLite $ATTENDANCE_ROWS"
+
+    log "start the server on the seeded PostgreSQL database"
+    new_temp_dir DATA3
+    start_server "$DATA3" dashboard-postgres DATABASE_URL="$PG_BENCH_URL" SHUTDOWN_DRAIN_SECS=0
+    PG_START=$STARTUP_MS
+    sleep 2
+    PG_IDLE_RSS=$(rss_kb "$SERVER_PID")
+    seeded_sign_in "$DATA3/cookies.txt" "$OUT/upcoming-postgres.html"
+    PG_PID=$SERVER_PID PG_ORIGIN=$ORIGIN PG_COOKIE=$COOKIE PG_CARDS=$CARDS
+    [[ $PG_CARDS == "$SQ_CARDS" ]] ||
+        printf 'bench: warning: /upcoming shows %s cards on PostgreSQL, %s on SQLite\n' \
+            "$PG_CARDS" "$SQ_CARDS" >&2
+fi
+use_postgres() { SERVER_PID=$PG_PID ORIGIN=$PG_ORIGIN COOKIE=$PG_COOKIE; }
+
+# Alternating, so both databases meet about the same load from the rest of the machine.
+use_sqlite
 run_wrk upcoming /upcoming -H "Cookie: yoom_session=$COOKIE"
 U_RPS=$RPS U_P50=$P50 U_P99=$P99 U_ERR=$ERRORS U_LOAD=$LOAD
+if [[ $BENCH_POSTGRES == 1 ]]; then
+    use_postgres
+    run_wrk upcoming-postgres /upcoming -H "Cookie: yoom_session=$COOKIE"
+    PU_RPS=$RPS PU_P50=$P50 PU_P99=$P99 PU_ERR=$ERRORS PU_LOAD=$LOAD
+fi
+use_sqlite
 run_wrk home-seeded / -H "Cookie: yoom_session=$COOKIE"
 D_RPS=$RPS D_P50=$P50 D_P99=$P99 D_ERR=$ERRORS D_LOAD=$LOAD
+if [[ $BENCH_POSTGRES == 1 ]]; then
+    use_postgres
+    run_wrk home-seeded-postgres / -H "Cookie: yoom_session=$COOKIE"
+    PD_RPS=$RPS PD_P50=$P50 PD_P99=$P99 PD_ERR=$ERRORS PD_LOAD=$LOAD
+    check_signed_in /upcoming
+    stop_server
+fi
+use_sqlite
 check_signed_in /upcoming
+CARDS=$SQ_CARDS
 
 # ---------------------------------------------------------------- page weight of Home
 log "page weight of Home"
@@ -423,7 +515,7 @@ SUMMARY=$OUT/summary.md
     printf 'GET `/` req/s as a share of `/healthz` req/s: %s (plain), %s (gzip).\n\n' \
         "$(ratio "$F_RPS" "$H_RPS")" "$(ratio "$FZ_RPS" "$H_RPS")"
 
-    printf '## Dashboard (%s meetings, %s attendance rows, %s users; signed in as user0)\n\n' \
+    printf '## Dashboard on SQLite (%s meetings, %s attendance rows, %s users; signed in as user0)\n\n' \
         "$BENCH_MEETINGS" "${ATTENDANCE_ROWS:-?}" "$BENCH_USERS"
     printf 'Seeding took %s s; the database is %s MB. user0'\''s `/upcoming` shows %s cards on its first page.\n\n' \
         "$SEED_S" "$(awk -v b="$DB_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')" "$CARDS"
@@ -439,6 +531,31 @@ SUMMARY=$OUT/summary.md
     printf '| wrk run | req/s | p50 ms | p99 ms | errors | load before → after |\n|---|---|---|---|---|---|\n'
     printf '| GET `/upcoming` | %s | %s | %s | %s | %s |\n' "$U_RPS" "$U_P50" "$U_P99" "$U_ERR" "$U_LOAD"
     printf '| GET `/` | %s | %s | %s | %s | %s |\n\n' "$D_RPS" "$D_P50" "$D_P99" "$D_ERR" "$D_LOAD"
+
+    if [[ $BENCH_POSTGRES == 1 ]]; then
+        printf '## Dashboard on PostgreSQL next to SQLite (same rows, same seeder)\n\n'
+        printf 'PostgreSQL %s from `scripts/postgres.sh` (fsync off) on the same machine, so its processes share the cores with the server and wrk; each server uses its default pool (`DATABASE_MAX_CONNECTIONS` unset). The wrk runs alternated: SQLite `/upcoming`, PostgreSQL `/upcoming`, SQLite `/`, PostgreSQL `/`. user0'\''s `/upcoming` shows %s cards on its first page.\n\n' \
+            "$PG_VERSION" "$PG_CARDS"
+        printf '| measure | SQLite | PostgreSQL | PostgreSQL / SQLite |\n|---|---|---|---|\n'
+        printf '| seeding (%s meetings, %s attendance rows, %s users) | %s s | %s s | %s |\n' \
+            "$BENCH_MEETINGS" "${ATTENDANCE_ROWS:-?}" "$BENCH_USERS" "$SEED_S" "$PG_SEED_S" "$(ratio "$PG_SEED_S" "$SEED_S")"
+        printf '| database size | %s MB | %s MB | %s |\n' \
+            "$(awk -v b="$DB_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')" \
+            "$(awk -v b="$PG_DB_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')" "$(ratio "$PG_DB_BYTES" "$DB_BYTES")"
+        printf '| start-up on the seeded database | %s ms | %s ms | %s |\n' "$BIG_START" "$PG_START" "$(ratio "$PG_START" "$BIG_START")"
+        printf '| idle RSS on the seeded database (server only) | %s MB | %s MB | %s |\n' \
+            "$(mb "$BIG_IDLE_RSS")" "$(mb "$PG_IDLE_RSS")" "$(ratio "$PG_IDLE_RSS" "$BIG_IDLE_RSS")"
+        printf '| GET `/upcoming` req/s | %s | %s | **%s** |\n' "$U_RPS" "$PU_RPS" "$(ratio "$PU_RPS" "$U_RPS")"
+        printf '| GET `/upcoming` p50 | %s ms | %s ms | %s |\n' "$U_P50" "$PU_P50" "$(ratio "$PU_P50" "$U_P50")"
+        printf '| GET `/upcoming` p99 (goal < 15 ms) | %s ms | %s ms | %s |\n' "$U_P99" "$PU_P99" "$(ratio "$PU_P99" "$U_P99")"
+        printf '| GET `/` req/s | %s | %s | **%s** |\n' "$D_RPS" "$PD_RPS" "$(ratio "$PD_RPS" "$D_RPS")"
+        printf '| GET `/` p50 | %s ms | %s ms | %s |\n' "$D_P50" "$PD_P50" "$(ratio "$PD_P50" "$D_P50")"
+        printf '| GET `/` p99 (goal < 15 ms) | %s ms | %s ms | %s |\n\n' "$D_P99" "$PD_P99" "$(ratio "$PD_P99" "$D_P99")"
+
+        printf '| wrk run (PostgreSQL) | req/s | p50 ms | p99 ms | errors | load before → after |\n|---|---|---|---|---|---|\n'
+        printf '| GET `/upcoming` | %s | %s | %s | %s | %s |\n' "$PU_RPS" "$PU_P50" "$PU_P99" "$PU_ERR" "$PU_LOAD"
+        printf '| GET `/` | %s | %s | %s | %s | %s |\n\n' "$PD_RPS" "$PD_P50" "$PD_P99" "$PD_ERR" "$PD_LOAD"
+    fi
 
     printf '### Page weight of Home\n\n'
     printf 'Bodies as downloaded with `Accept-Encoding: gzip` (curl `%%{size_download}`), and uncompressed for reference; response headers add %s bytes more.\n\n' "$TOTAL_HDR"
