@@ -230,6 +230,13 @@ impl TestApp {
         self
     }
 
+    /// This account's personal room ID, as its page shows it.
+    pub async fn personal_room_id(&self) -> String {
+        let html = self.get("/personal-room").await.text().await.unwrap();
+        let start = html.find("id=\"room-id\">").unwrap() + 13;
+        html[start..start + 12].to_owned()
+    }
+
     pub async fn sign_out(&self) -> Response {
         self.post_form("/sign-out", &[]).await
     }
@@ -412,4 +419,21 @@ pub fn meeting_ids_in(html: &str) -> Vec<String> {
     html.match_indices("<article class=\"meeting-card\" id=\"meeting-")
         .map(|(i, m)| html[i + m.len()..i + m.len() + 36].to_owned())
         .collect()
+}
+
+/// Enters a personal room as its page does (a POST that opens a session if none is open);
+/// returns the session's meeting ID.
+pub async fn enter_personal_room(client: &Client, address: &str, room: &str) -> String {
+    let res = client
+        .post(format!("{address}/meeting/{room}/enter"))
+        .header("Origin", address)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<serde_json::Value>().await.unwrap()["meetingId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

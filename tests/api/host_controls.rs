@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, enter_personal_room, spawn_app};
 use crate::signal::{Peer, Socket, expect, next, open, send};
 
 /// Connects and sends `join`; returns the socket and the first answer (welcome, waiting, or an
@@ -166,21 +166,8 @@ async fn deny_turns_a_guest_away_and_admit_all_lets_the_rest_in() {
 async fn a_host_arriving_later_sees_who_waits_in_their_personal_room() {
     let app = spawn_app().await;
     app.signed_in_as("roomhost").await;
-    let page = app.get("/personal-room").await.text().await.unwrap();
-    let at = page.find("?personal=true").unwrap();
-    let room = page[at - 12..at].to_owned();
-    let res = app
-        .client
-        .post(app.url(&format!("/meeting/{room}/enter")))
-        .header("Origin", &app.address)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    let meeting = res.json::<Value>().await.unwrap()["meetingId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = app.personal_room_id().await;
+    let meeting = enter_personal_room(&app.client, &app.address, &room).await;
     // The personal room's waiting room is on by default; the host is not in yet.
     let cookie = guest(&app, "early").await;
     let (mut early, first) = knock(&app, &meeting, &cookie).await;

@@ -8,12 +8,6 @@ async fn try_join(app: &TestApp, link: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn room_id_of(app: &TestApp) -> String {
-    let html = app.get("/personal-room").await.text().await.unwrap();
-    let start = html.find("id=\"room-id\">").unwrap() + 13;
-    html[start..start + 12].to_owned()
-}
-
 #[tokio::test]
 async fn guessing_room_ids_is_refused_after_ten_tries_whatever_was_typed() {
     let app = spawn_app().await;
@@ -60,7 +54,7 @@ async fn guessing_room_ids_is_refused_after_ten_tries_whatever_was_typed() {
 async fn a_try_that_finds_a_meeting_does_not_count() {
     let app = spawn_app().await;
     app.signed_in_as("regular").await;
-    let room = room_id_of(&app).await;
+    let room = app.personal_room_id().await;
     let meeting = app.start_instant("Daily").await;
     for _ in 0..30 {
         let res = app.post_htmx("/meetings/join", &[("link", &meeting)]).await;
@@ -180,7 +174,7 @@ async fn an_unknown_id_and_a_meeting_that_was_never_yours_get_the_same_answer() 
 async fn old_ten_digit_room_ids_are_replaced_at_start() {
     let app = spawn_app().await;
     app.signed_in_as("oldtimer").await;
-    let before = room_id_of(&app).await;
+    let before = app.personal_room_id().await;
     let db = app.db().await;
     sqlx::query("update personal_room set room_id = '4821937561'")
         .execute(&db)
@@ -233,7 +227,7 @@ async fn meeting_creation_is_limited_per_person() {
         .await;
     assert_eq!(res.status(), 429);
     // Opening a personal room's session is creating a meeting too.
-    let room = room_id_of(&app).await;
+    let room = app.personal_room_id().await;
     let res = app
         .client
         .post(app.url(&format!("/meeting/{room}/enter")))

@@ -2,23 +2,7 @@
 
 use yoom::meetings::store;
 
-use crate::helpers::{TestApp2, spawn_app};
-
-/// Joins a personal room as its page does: a POST that opens the session if none is open.
-async fn enter(client: &reqwest::Client, address: &str, room: &str) -> String {
-    let res = client
-        .post(format!("{address}/meeting/{room}/enter"))
-        .header("Origin", address)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json::<serde_json::Value>().await.unwrap()["meetingId"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use crate::helpers::{TestApp2, enter_personal_room as enter, spawn_app};
 
 async fn guest_enters(guest: &TestApp2<'_>, room: &str) -> String {
     enter(&guest.client, &guest.app.address, room).await

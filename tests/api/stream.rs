@@ -1201,9 +1201,7 @@ async fn the_secret_is_never_served_by_any_page_script_or_answer() {
     app.signed_in_as("scanner").await;
     let meeting = app.start_instant("Scanned").await;
     let scheduled = app.schedule_in(30, "Later").await;
-    let personal = app.get("/personal-room").await.text().await.unwrap();
-    let at = personal.find("?personal=true").unwrap();
-    let room = personal[at - 12..at].to_owned();
+    let room = app.personal_room_id().await;
     let pages = vec![
         "/".to_owned(),
         "/upcoming".into(),

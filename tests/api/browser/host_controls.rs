@@ -82,6 +82,16 @@ async fn try_to_join(browser: &Browser, app: &TestApp, path: &str) -> String {
         .to_owned()
 }
 
+/// The page says why it was refused, with no retry button (retrying would not help).
+async fn refused_for_good(browser: &Browser, why: &str) {
+    browser.wait_for_text(why).await;
+    assert!(
+        !browser
+            .is_displayed(&browser.find("#retry-button").await.unwrap())
+            .await
+    );
+}
+
 async fn user_id(browser: &Browser) -> String {
     browser
         .attribute("#meeting-room", "data-user-id")
@@ -369,14 +379,7 @@ async fn the_host_mutes_lowers_hands_removes_until_allowed_back_and_locks_the_me
     host.click_css(&remove).await;
     host.execute("return 1", vec![]).await; // accepts the confirm()
     wait_state(guest, "error").await;
-    guest
-        .wait_for_text("You were removed from the meeting")
-        .await;
-    assert!(
-        !guest
-            .is_displayed(&guest.find("#retry-button").await.unwrap())
-            .await
-    );
+    refused_for_good(guest, "You were removed from the meeting").await;
     host.wait_true(
         "return document.querySelectorAll('.tile:not(.local)').length === 0",
         vec![],
@@ -385,14 +388,7 @@ async fn the_host_mutes_lowers_hands_removes_until_allowed_back_and_locks_the_me
     .await;
     let path = format!("/meeting/{meeting}");
     assert_eq!(try_to_join(guest, &app, &path).await, "error");
-    guest
-        .wait_for_text("You were removed from the meeting")
-        .await;
-    assert!(
-        !guest
-            .is_displayed(&guest.find("#retry-button").await.unwrap())
-            .await
-    );
+    refused_for_good(guest, "You were removed from the meeting").await;
 
     // The host lets them back, but locks the meeting: nobody new gets in, them included.
     host.wait("#removed-list").await;
@@ -408,14 +404,7 @@ async fn the_host_mutes_lowers_hands_removes_until_allowed_back_and_locks_the_me
     host.click_css("#lock-meeting").await;
     host.wait("#locked-indicator").await;
     assert_eq!(try_to_join(guest, &app, &path).await, "error");
-    guest
-        .wait_for_text("This meeting is locked by the host.")
-        .await;
-    assert!(
-        !guest
-            .is_displayed(&guest.find("#retry-button").await.unwrap())
-            .await
-    );
+    refused_for_good(guest, "This meeting is locked by the host.").await;
 
     // Unlocked, they come back in.
     host.click_css("#lock-meeting").await;

@@ -344,17 +344,7 @@ fn bind_udp(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use str0m::ice::{StunMessage, TransId};
-
-    fn stun(username: &str) -> Vec<u8> {
-        let message = StunMessage::binding_request(username, TransId::new(), true, 0, 1, false);
-        let mut buf = vec![0u8; 512];
-        let n = message
-            .to_bytes(Some(b"pass"), &mut buf, |_, _| [0; 20])
-            .unwrap();
-        buf.truncate(n);
-        buf
-    }
+    use stun::binding_request as stun;
 
     fn transport() -> Arc<Transport> {
         Transport::start(Listen {

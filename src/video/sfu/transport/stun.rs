@@ -21,20 +21,22 @@ pub fn local_ufrag(packet: &[u8]) -> Option<String> {
     Some(ours.to_owned())
 }
 
+/// A STUN binding request with this username, as a browser's ICE agent sends it (for tests).
+#[cfg(test)]
+pub(super) fn binding_request(username: &str) -> Vec<u8> {
+    use str0m::ice::{StunMessage, TransId};
+    let message = StunMessage::binding_request(username, TransId::new(), true, 0, 1, false);
+    let mut buf = vec![0u8; 512];
+    let n = message
+        .to_bytes(Some(b"pass"), &mut buf, |_, _| [0; 20])
+        .unwrap();
+    buf.truncate(n);
+    buf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use str0m::ice::{StunMessage, TransId};
-
-    fn binding_request(username: &str) -> Vec<u8> {
-        let message = StunMessage::binding_request(username, TransId::new(), true, 0, 1, false);
-        let mut buf = vec![0u8; 512];
-        let n = message
-            .to_bytes(Some(b"pass"), &mut buf, |_, _| [0; 20])
-            .unwrap();
-        buf.truncate(n);
-        buf
-    }
 
     #[test]
     fn the_server_ufrag_is_read_from_a_binding_request() {
